@@ -1,1 +1,19 @@
-export {}
+/**
+ * @since 0.1.0
+ */
+export * as AnthropicClient from "./AnthropicClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as AnthropicError from "./AnthropicError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RateLimit from "./RateLimit.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RetryAfter from "./RetryAfter.js"

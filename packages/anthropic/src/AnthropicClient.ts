@@ -1,0 +1,235 @@
+/**
+ * The official Anthropic SDK as an Effect service.
+ *
+ * The SDK is built with `maxRetries: 0`: every retry belongs to ballast policies. Every call
+ * fails with a typed {@link AnthropicError.AnthropicError}, runs in a span, and aborts its HTTP
+ * request when the fiber is interrupted (for streams: when the consumer stops or is interrupted).
+ *
+ * @since 0.1.0
+ */
+import type Anthropic from "@anthropic-ai/sdk"
+import type {
+  Message,
+  MessageCountTokensParams,
+  MessageCreateParamsBase,
+  MessageCreateParamsNonStreaming,
+  MessageTokensCount,
+  RawMessageStreamEvent
+} from "@anthropic-ai/sdk/resources/messages"
+import type { ModelInfo, ModelListParams, ModelRetrieveParams } from "@anthropic-ai/sdk/resources/models"
+import type { ConfigError, Duration, Scope, Stream } from "effect"
+import { Config, Context, Effect, Layer, Option } from "effect"
+import type * as Redacted from "effect/Redacted"
+import type * as AnthropicError from "./AnthropicError.js"
+import * as internal from "./internal/client.js"
+import type * as RateLimit from "./RateLimit.js"
+
+/**
+ * The Anthropic client service.
+ *
+ * @since 0.1.0
+ * @category Tags
+ */
+export class AnthropicClient extends Context.Tag("@ballast/anthropic/AnthropicClient")<
+  AnthropicClient,
+  AnthropicClient.Service
+>() {}
+
+/**
+ * @since 0.1.0
+ * @category Models
+ */
+export declare namespace AnthropicClient {
+  /**
+   * @since 0.1.0
+   * @category Models
+   */
+  export interface Service {
+    readonly messages: Messages
+    readonly models: Models
+    /**
+     * The underlying SDK instance (built with `maxRetries: 0`). Calls made on it bypass
+     * typed errors, spans and interruption; prefer the service methods.
+     */
+    readonly unsafeSdk: () => Anthropic
+  }
+}
+
+/**
+ * `messages.*` of the service.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Messages {
+  /** `POST /v1/messages`, non-streaming. */
+  readonly create: (
+    params: MessageCreateParamsNonStreaming,
+    options?: RequestOptions
+  ) => Effect.Effect<Message, AnthropicError.AnthropicError>
+  /** {@link Messages.create} with the request id and rate-limit headers of the successful response. */
+  readonly createWithResponse: (
+    params: MessageCreateParamsNonStreaming,
+    options?: RequestOptions
+  ) => Effect.Effect<WithResponse<Message>, AnthropicError.AnthropicError>
+  /**
+   * `POST /v1/messages` with `stream: true`, as a `Stream` of the SDK's raw events
+   * (`message_start`, `content_block_*`, `message_delta`, `message_stop`; `ping` is skipped).
+   *
+   * An `event: error` fails the stream with the class of its `type` (`inStream: true`,
+   * `contentEmitted` set if a `content_block_start`/`content_block_delta` came before it). A body
+   * that ends without `message_stop` fails with `ConnectionFailed` (`errorType: "stream_truncated"`).
+   * Ending or interrupting the consumer aborts the request.
+   */
+  readonly stream: (
+    params: StreamParams,
+    options?: RequestOptions
+  ) => Stream.Stream<RawMessageStreamEvent, AnthropicError.AnthropicError>
+  /**
+   * Opens the stream and succeeds once the response headers arrive, with the request id and
+   * rate-limit headers. The events stream can be consumed once, inside the scope; closing the
+   * scope aborts the request.
+   */
+  readonly streamWithResponse: (
+    params: StreamParams,
+    options?: RequestOptions
+  ) => Effect.Effect<
+    WithResponse<Stream.Stream<RawMessageStreamEvent, AnthropicError.AnthropicError>>,
+    AnthropicError.AnthropicError,
+    Scope.Scope
+  >
+  /** `POST /v1/messages/count_tokens`. */
+  readonly countTokens: (
+    params: MessageCountTokensParams,
+    options?: RequestOptions
+  ) => Effect.Effect<MessageTokensCount, AnthropicError.AnthropicError>
+}
+
+/**
+ * `models.*` of the service.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Models {
+  /** `GET /v1/models`, every page collected (newest first). */
+  readonly list: (
+    params?: ModelListParams,
+    options?: RequestOptions
+  ) => Effect.Effect<ReadonlyArray<ModelInfo>, AnthropicError.AnthropicError>
+  /** `GET /v1/models/{id}` (resolves aliases). */
+  readonly retrieve: (
+    id: string,
+    params?: ModelRetrieveParams,
+    options?: RequestOptions
+  ) => Effect.Effect<ModelInfo, AnthropicError.AnthropicError>
+}
+
+/**
+ * The parameters of {@link Messages.stream}: those of `messages.create` without `stream`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type StreamParams = Omit<MessageCreateParamsBase, "stream">
+
+/**
+ * A successful result with the response metadata that pacing policies need.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface WithResponse<A> {
+  readonly value: A
+  /** The `request-id` header. */
+  readonly requestId: Option.Option<string>
+  /** The `anthropic-ratelimit-*` headers. */
+  readonly rateLimit: RateLimit.RateLimit
+}
+
+/**
+ * Per-call options.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface RequestOptions {
+  /** Time allowed until the response headers arrive (the SDK `timeout`). Default: the client's. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Extra request headers. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * A `fetch` implementation, as the SDK accepts it.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
+/**
+ * Options of {@link make} and {@link layer}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Options {
+  /** The API key; it is never printed, logged or put in an error. */
+  readonly apiKey: Redacted.Redacted<string>
+  /** Default: `https://api.anthropic.com` (the `ANTHROPIC_BASE_URL` variable is not read by `layer`). */
+  readonly baseURL?: string | undefined
+  /** Default: `globalThis.fetch`. */
+  readonly fetch?: Fetch | undefined
+  /** Per attempt, until response headers arrive (the SDK `timeout`). Default: 10 minutes. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Headers sent with every request. */
+  readonly defaultHeaders?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * Builds the service. The SDK is created with `maxRetries: 0`.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const make: (options: Options) => Effect.Effect<AnthropicClient.Service> = internal.make
+
+/**
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layer = (options: Options): Layer.Layer<AnthropicClient> => Layer.effect(AnthropicClient, make(options))
+
+/**
+ * Options of {@link layerConfig}: where to read the key and base URL, plus the plain options.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface ConfigOptions extends Omit<Options, "apiKey" | "baseURL"> {
+  /** Default: `Config.redacted("ANTHROPIC_API_KEY")`. */
+  readonly apiKey?: Config.Config<Redacted.Redacted<string>> | undefined
+  /** Default: `Config.option(Config.string("ANTHROPIC_BASE_URL"))`. */
+  readonly baseURL?: Config.Config<Option.Option<string>> | undefined
+}
+
+/**
+ * A layer that reads `ANTHROPIC_API_KEY` (redacted) and the optional `ANTHROPIC_BASE_URL`
+ * from the `ConfigProvider`.
+ *
+ * @since 0.1.0
+ * @category Layers
+ */
+export const layerConfig = (
+  options?: ConfigOptions
+): Layer.Layer<AnthropicClient, ConfigError.ConfigError> =>
+  Layer.effect(
+    AnthropicClient,
+    Effect.gen(function*() {
+      const { apiKey: apiKeyConfig, baseURL: baseURLConfig, ...rest } = options ?? {}
+      const apiKey = yield* apiKeyConfig ?? Config.redacted("ANTHROPIC_API_KEY")
+      const baseURL = yield* baseURLConfig ?? Config.option(Config.string("ANTHROPIC_BASE_URL"))
+      return yield* make({ ...rest, apiKey, baseURL: Option.getOrUndefined(baseURL) })
+    })
+  )
