@@ -413,7 +413,13 @@ export const AnthropicError = Schema.Union(
  */
 export const isAnthropicError: (u: unknown) => u is AnthropicError = Schema.is(AnthropicError)
 
-type Constructor = new(fields: Fields) => AnthropicError
+/**
+ * The constructor of one error class.
+ *
+ * @since 0.1.0
+ * @category Mapping
+ */
+export type Constructor = new(fields: Fields) => AnthropicError
 
 const byStatus: ReadonlyMap<number, Constructor> = new Map<number, Constructor>([
   [400, InvalidRequest],

@@ -1,6 +1,6 @@
 import { Classification } from "@ballast/core"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option, Redacted, Ref, Stream, TestClock } from "effect"
+import { Chunk, Config, ConfigProvider, Effect, Exit, Fiber, Layer, Option, Redacted, Ref, Stream, TestClock, Tracer } from "effect"
 import * as AnthropicClient from "../src/AnthropicClient.js"
 import * as AnthropicError from "../src/AnthropicError.js"
 import {
@@ -327,6 +327,41 @@ describe("AnthropicClient", () => {
           )
         assert.strictEqual(found.id, "claude-known")
         assert.instanceOf(missing, AnthropicError.NotFound)
+      }))
+  })
+
+  describe("spans", () => {
+    it.effect("each call runs in a span named for the method, with the model and the failure", () =>
+      Effect.gen(function*() {
+        const spans: Array<Tracer.Span> = []
+        const base = yield* Effect.tracer
+        const tracer = Tracer.make({
+          span: (...args) => {
+            const span = base.span(...args)
+            spans.push(span)
+            return span
+          },
+          context: (f, fiber) => base.context(f, fiber)
+        })
+        const s = stub((call) =>
+          call.url.endsWith("/v1/messages")
+            ? respond(529, errorBody("overloaded_error", "Overloaded"), { "request-id": "req_span" })
+            : respond(200, JSON.stringify({ input_tokens: 3 }))
+        )
+        yield* Effect.flatMap(Client, (client) =>
+          Effect.all([Effect.either(client.messages.create(params)), client.messages.countTokens(params)])).pipe(
+            Effect.provide(layer(s.fetch)),
+            Effect.withTracer(tracer)
+          )
+        const create = spans.find((span) => span.name === "AnthropicClient.messages.create")
+        assert.isDefined(create)
+        assert.strictEqual(create!.attributes.get("gen_ai.request.model"), "claude-test")
+        assert.strictEqual(create!.attributes.get("anthropic.error"), "Overloaded")
+        assert.strictEqual(create!.attributes.get("anthropic.request_id"), "req_span")
+        assert.isTrue(spans.some((span) => span.name === "AnthropicClient.messages.countTokens"))
+        for (const span of spans) {
+          for (const value of span.attributes.values()) assert.notInclude(String(value), "SECRET")
+        }
       }))
   })
 

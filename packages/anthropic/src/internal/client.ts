@@ -64,9 +64,13 @@ export const make = (options: Client.Options): Effect.Effect<Client.AnthropicCli
         "anthropic.request_id": Option.getOrElse(error.requestId, () => "")
       })
 
-    /** Runs one SDK call; interruption aborts `signal`, which aborts the fetch. */
+    /**
+     * Runs one SDK call; interruption aborts `signal`, which aborts the fetch.
+     * Keep the explicit `(signal) =>`: `Effect.tryPromise` only creates (and aborts) a signal
+     * when its `try` function declares a parameter (`try.length >= 1`).
+     */
     const attempt = <A>(f: (signal: AbortSignal) => PromiseLike<A>): Effect.Effect<A, AnthropicError.AnthropicError> =>
-      Effect.tryPromise({ try: f, catch: (error) => error }).pipe(
+      Effect.tryPromise({ try: (signal: AbortSignal) => f(signal), catch: (error) => error }).pipe(
         Effect.catchAll((error) => mapError(error)),
         Effect.tapError(annotateFailure)
       )
