@@ -1,0 +1,244 @@
+/**
+ * Deterministic content of successful answers: reply text, token counts, the Message
+ * object, the SSE event sequence and model records.
+ *
+ * @internal
+ */
+
+/** @internal */
+export interface MessagesBody {
+  readonly model: string
+  readonly max_tokens: number
+  readonly messages: ReadonlyArray<{ readonly role?: unknown; readonly content?: unknown }>
+  readonly system?: unknown
+  readonly stream?: unknown
+  readonly [key: string]: unknown
+}
+
+const textLength = (content: unknown): number => {
+  if (typeof content === "string") return content.length
+  if (Array.isArray(content)) {
+    let n = 0
+    for (const block of content) {
+      n += block !== null && typeof block === "object" && typeof (block as { text?: unknown }).text === "string"
+        ? ((block as { text: string }).text).length
+        : JSON.stringify(block).length
+    }
+    return n
+  }
+  return content === undefined || content === null ? 0 : JSON.stringify(content).length
+}
+
+/**
+ * Input tokens of a request: ceil(characters of system + message contents / 4), at least 1.
+ *
+ * @internal
+ */
+export const inputTokens = (body: { readonly messages: ReadonlyArray<{ readonly content?: unknown }>; readonly system?: unknown }): number => {
+  let chars = textLength(body.system)
+  for (const message of body.messages) chars += textLength(message?.content)
+  return Math.max(1, Math.ceil(chars / 4))
+}
+
+/** @internal */
+export const outputTokens = (text: string): number => Math.max(1, Math.ceil(text.length / 4))
+
+const lastUserText = (body: MessagesBody): string => {
+  for (let i = body.messages.length - 1; i >= 0; i--) {
+    const message = body.messages[i]
+    if (message?.role !== "user") continue
+    const content = message.content
+    if (typeof content === "string") return content
+    if (Array.isArray(content)) {
+      for (const block of content) {
+        if (block !== null && typeof block === "object" && typeof (block as { text?: unknown }).text === "string") {
+          return (block as { text: string }).text
+        }
+      }
+    }
+    return ""
+  }
+  return ""
+}
+
+/**
+ * The default reply: `Simulated reply to: <start of the last user message>`.
+ *
+ * @internal
+ */
+export const defaultReply = (body: MessagesBody): string => {
+  const text = lastUserText(body).replace(/\s+/g, " ").trim()
+  return `Simulated reply to: ${text.length > 60 ? text.slice(0, 60) : text}`
+}
+
+/**
+ * Split reply text into stream deltas: one per word, each keeping its trailing space.
+ *
+ * @internal
+ */
+export const splitDeltas = (text: string): Array<string> => {
+  const out: Array<string> = []
+  let start = 0
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) === 32) {
+      out.push(text.slice(start, i + 1))
+      start = i + 1
+    }
+  }
+  if (start < text.length) out.push(text.slice(start))
+  return out
+}
+
+/** @internal */
+export interface Completion {
+  readonly text: string
+  readonly stopReason: "end_turn" | "max_tokens"
+  readonly inputTokens: number
+  readonly outputTokens: number
+}
+
+/**
+ * The reply cut to `max_tokens` (4 characters per token).
+ *
+ * @internal
+ */
+export const complete = (reply: string, maxTokens: number, input: number): Completion => {
+  const tokens = outputTokens(reply)
+  if (tokens <= maxTokens) return { text: reply, stopReason: "end_turn", inputTokens: input, outputTokens: tokens }
+  return { text: reply.slice(0, maxTokens * 4), stopReason: "max_tokens", inputTokens: input, outputTokens: maxTokens }
+}
+
+const usage = (input: number, output: number) => ({
+  input_tokens: input,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: 0,
+  output_tokens: output,
+  service_tier: "standard"
+})
+
+/** @internal */
+export const messageJson = (id: string, model: string, completion: Completion): string =>
+  JSON.stringify({
+    id,
+    type: "message",
+    role: "assistant",
+    model,
+    content: [{ type: "text", text: completion.text }],
+    stop_reason: completion.stopReason,
+    stop_sequence: null,
+    usage: usage(completion.inputTokens, completion.outputTokens)
+  })
+
+/** @internal */
+export const frame = (event: string, data: string): string => `event: ${event}\ndata: ${data}\n\n`
+
+/** @internal */
+export const pingFrame = frame("ping", "{\"type\": \"ping\"}")
+
+/**
+ * The SSE frames of a successful stream, split where stream faults may strike.
+ *
+ * @internal
+ */
+export interface StreamFrames {
+  /** `message_start` */
+  readonly start: string
+  /** `content_block_start` (and a `ping` when enabled) */
+  readonly blockStart: string
+  /** one `content_block_delta` per delta */
+  readonly deltas: ReadonlyArray<string>
+  /** `content_block_stop`, `message_delta`, `message_stop` */
+  readonly end: string
+}
+
+/** @internal */
+export const streamFrames = (id: string, model: string, completion: Completion, ping: boolean): StreamFrames => {
+  const start = frame(
+    "message_start",
+    JSON.stringify({
+      type: "message_start",
+      message: {
+        id,
+        type: "message",
+        role: "assistant",
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: usage(completion.inputTokens, 1)
+      }
+    })
+  )
+  const blockStart = frame(
+    "content_block_start",
+    "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}"
+  ) + (ping ? pingFrame : "")
+  const deltas = splitDeltas(completion.text).map((text) =>
+    frame(
+      "content_block_delta",
+      `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":${JSON.stringify(text)}}}`
+    )
+  )
+  const end = frame("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}") +
+    frame(
+      "message_delta",
+      JSON.stringify({
+        type: "message_delta",
+        delta: { stop_reason: completion.stopReason, stop_sequence: null },
+        usage: { output_tokens: completion.outputTokens }
+      })
+    ) +
+    frame("message_stop", "{\"type\":\"message_stop\"}")
+  return { start, blockStart, deltas, end }
+}
+
+/**
+ * A model record as `GET /v1/models` returns it.
+ *
+ * @internal
+ */
+export const modelInfo = (id: string): Record<string, unknown> & { readonly id: string } => {
+  const line = /opus|sonnet|haiku|fable|mythos/.exec(id)
+  return {
+    type: "model",
+    id,
+    display_name: id.replace(/^claude-/, "Claude ").replace(/-/g, " "),
+    created_at: "2026-01-01T00:00:00Z",
+    deprecated_at: null,
+    lifecycle: "active",
+    line: line === null ? null : line[0],
+    max_input_tokens: 200000,
+    max_tokens: 64000,
+    capabilities: null
+  }
+}
+
+/**
+ * The model ids of the official SDK's `Model` union (1.14).
+ *
+ * @internal
+ */
+export const defaultModelIds: ReadonlyArray<string> = [
+  "claude-fable-5-2",
+  "claude-mythos-5-2",
+  "claude-haiku-5-5",
+  "claude-sonnet-5-5",
+  "claude-fable-5-1",
+  "claude-opus-5-5",
+  "claude-mythos-5-1",
+  "claude-sonnet-5",
+  "claude-fable-5",
+  "claude-mythos-5",
+  "claude-opus-5",
+  "claude-opus-4-8",
+  "claude-opus-4-7",
+  "claude-mythos-preview",
+  "claude-opus-4-6",
+  "claude-sonnet-4-6",
+  "claude-haiku-4-5",
+  "claude-haiku-4-5-20251001",
+  "claude-opus-4-5",
+  "claude-opus-4-5-20251101",
+  "claude-sonnet-4-5",
+  "claude-sonnet-4-5-20250929"
+]

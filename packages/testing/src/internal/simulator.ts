@@ -1,0 +1,561 @@
+/**
+ * The simulator model. Kept imperative on purpose: one call is a few synchronous steps
+ * (route, pick a fault, validate, admit) and at most one `Effect.sleep`, so the per-request
+ * cost stays in the low microseconds. State is plain mutable data, which is safe because
+ * every mutation happens synchronously inside one Effect step.
+ *
+ * @internal
+ */
+import type * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as Catalogue from "../Catalogue.js"
+import * as Fault from "../Fault.js"
+import type * as Script from "../Script.js"
+import type {
+  CallRecord,
+  EventStreamResponse,
+  JsonResponse,
+  MessagesRequest,
+  ModelInfo,
+  Options,
+  Outcome,
+  Service,
+  SimRequest,
+  SimResponse,
+  Source
+} from "../Simulator.js"
+import { Capacity } from "./capacity.js"
+import * as Messages from "./messages.js"
+
+/** @internal */
+export class ConnectionDropped extends Data.TaggedError("ConnectionDropped")<{}> {}
+
+interface CallState {
+  readonly call: number
+  readonly requestId: string
+  readonly method: string
+  readonly path: string
+  readonly endpoint: Fault.Endpoint
+  model: string | undefined
+  stream: boolean
+  status: number | undefined
+  outcome: Outcome
+  errorType: string | undefined
+  source: Source
+  readonly startedAt: number
+  endedAt: number | undefined
+  aborted: boolean
+}
+
+const pad = (n: number): string => (n < 1_000_000 ? String(n).padStart(6, "0") : String(n))
+
+/** Split `https://host/v1/x?y` or `/v1/x?y` into path and query. */
+const parseTarget = (url: string): { readonly path: string; readonly query: string } => {
+  let start = 0
+  const scheme = url.indexOf("://")
+  if (scheme !== -1) {
+    start = url.indexOf("/", scheme + 3)
+    if (start === -1) return { path: "/", query: "" }
+  }
+  const q = url.indexOf("?", start)
+  let path = q === -1 ? url.slice(start) : url.slice(start, q)
+  if (path.length > 1 && path.charCodeAt(path.length - 1) === 47) path = path.slice(0, -1)
+  return { path, query: q === -1 ? "" : url.slice(q + 1) }
+}
+
+interface Route {
+  readonly endpoint: Fault.Endpoint
+  readonly modelId: string | undefined
+}
+
+const routeOf = (method: string, path: string): Route => {
+  if (method === "POST") {
+    if (path === "/v1/messages") return { endpoint: "messages", modelId: undefined }
+    if (path === "/v1/messages/count_tokens") return { endpoint: "count_tokens", modelId: undefined }
+  } else if (method === "GET") {
+    if (path === "/v1/models") return { endpoint: "models", modelId: undefined }
+    if (path.startsWith("/v1/models/") && path.indexOf("/", 11) === -1) {
+      return { endpoint: "models", modelId: decodeURIComponent(path.slice(11)) }
+    }
+  }
+  return { endpoint: "unknown", modelId: undefined }
+}
+
+const JSON_TYPE = "application/json"
+
+const toModelInfo = (model: string | ModelInfo): Record<string, unknown> & { readonly id: string } =>
+  typeof model === "string" ? Messages.modelInfo(model) : { ...Messages.modelInfo(model.id), ...model }
+
+const validate = (endpoint: "messages" | "count_tokens", body: unknown): string | undefined => {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return "Request body must be a JSON object."
+  const b = body as Record<string, unknown>
+  if (typeof b.model !== "string") return "model: Field required"
+  if (endpoint === "messages") {
+    const max = b.max_tokens
+    if (typeof max !== "number") return "max_tokens: Field required"
+    if (!Number.isInteger(max) || max < 1) return "max_tokens: Input should be greater than or equal to 1"
+  }
+  if (!Array.isArray(b.messages)) return "messages: Field required"
+  if (b.messages.length === 0) return "messages: at least one message is required"
+  return undefined
+}
+
+class SimulatorImpl implements Service {
+  private count = 0
+  private readonly log: Array<CallState> = []
+  private steps: ReadonlyArray<Fault.Fault> = []
+  private uses: Array<number> = []
+  private waiters: Array<{ readonly count: number; readonly deferred: Deferred.Deferred<void> }> = []
+  private capacity: Capacity | undefined
+  private readonly latency: number
+  private readonly interval: number
+  private readonly ping: boolean
+  private readonly reply: (request: MessagesRequest, call: number) => string
+  private readonly models: ReadonlyArray<Record<string, unknown> & { readonly id: string }>
+  private readonly modelsById: Map<string, Record<string, unknown>>
+
+  constructor(private readonly options: Options) {
+    this.latency = options.latency === undefined ? 0 : Duration.toMillis(options.latency)
+    this.interval = options.streamInterval === undefined ? 0 : Duration.toMillis(options.streamInterval)
+    this.ping = options.ping ?? true
+    this.reply = options.reply ?? Messages.defaultReply
+    this.models = (options.models ?? Messages.defaultModelIds).map(toModelInfo)
+    this.modelsById = new Map(this.models.map((m) => [m.id, m]))
+    this.load(options.script)
+  }
+
+  private load(script: Script.Script | ReadonlyArray<Fault.Fault> | undefined): void {
+    const steps = script === undefined ? [] : Array.isArray(script) ? script : (script as Script.Script).steps
+    this.steps = steps
+    this.uses = steps.map((f) => (f.times === "forever" ? Infinity : f.times ?? 1))
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Service
+
+  readonly handle = (request: SimRequest): Effect.Effect<SimResponse> =>
+    Effect.clockWith((clock) => this.run(request, clock))
+
+  readonly calls: Effect.Effect<ReadonlyArray<CallRecord>> = Effect.sync(() => this.log.map(snapshot))
+
+  readonly awaitCalls = (count: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (this.count >= count) return Effect.void
+      const deferred = Deferred.unsafeMake<void>(undefined as never)
+      this.waiters.push({ count, deferred })
+      return Deferred.await(deferred)
+    })
+
+  readonly inFlight: Effect.Effect<number> = Effect.sync(() => this.capacity?.active ?? 0)
+
+  readonly setScript = (script: Script.Script | ReadonlyArray<Fault.Fault>): Effect.Effect<void> =>
+    Effect.sync(() => this.load(script))
+
+  // ---------------------------------------------------------------------------------------
+  // One call
+
+  private capacityAt(now: number): Capacity {
+    if (this.capacity === undefined) {
+      const c = this.options.capacity
+      this.capacity = new Capacity({
+        concurrency: c?.concurrency,
+        requestsPerMinute: c?.requestsPerMinute,
+        tokensPerMinute: c?.tokensPerMinute,
+        rejectionShare: c?.rejectionCost?.share ?? 0,
+        rejectionMillis: c?.rejectionCost === undefined ? 0 : Duration.toMillis(c.rejectionCost.duration)
+      }, now)
+    }
+    return this.capacity
+  }
+
+  private run(request: SimRequest, clock: Clock.Clock): Effect.Effect<SimResponse> {
+    const now = clock.unsafeCurrentTimeMillis()
+    const capacity = this.capacityAt(now)
+    const n = ++this.count
+    const method = request.method.toUpperCase()
+    const { path, query } = parseTarget(request.url)
+    const route = routeOf(method, path)
+    const state: CallState = {
+      call: n,
+      requestId: "req_sim_" + pad(n),
+      method,
+      path,
+      endpoint: route.endpoint,
+      model: route.modelId,
+      stream: false,
+      status: undefined,
+      outcome: "pending",
+      errorType: undefined,
+      source: "model",
+      startedAt: now,
+      endedAt: undefined,
+      aborted: false
+    }
+    this.log.push(state)
+    if (this.waiters.length > 0) this.wake()
+
+    let body: unknown = undefined
+    let badJson = false
+    if (route.endpoint === "messages" || route.endpoint === "count_tokens") {
+      try {
+        body = JSON.parse(request.body)
+      } catch {
+        badJson = true
+      }
+      if (body !== null && typeof body === "object") {
+        const b = body as { model?: unknown; stream?: unknown }
+        if (typeof b.model === "string") state.model = b.model
+        state.stream = route.endpoint === "messages" && b.stream === true
+      }
+    }
+
+    // 1. A scripted fault decides first.
+    const fault = this.pick(state)
+    if (fault !== undefined) {
+      switch (fault["_tag"]) {
+        case "Status":
+          return this.later(state, fault.latency ?? 0, clock, undefined, (t) => this.scriptedStatus(state, fault, t))
+        case "Raw":
+          return this.later(state, fault.latency ?? 0, clock, undefined, (t) => this.raw(state, fault, t))
+        case "Reset":
+          return this.later(state, fault.latency ?? 0, clock, undefined, (t) => {
+            this.settle(state, undefined, "reset", undefined, "script", t)
+            return { _tag: "ConnectionReset" }
+          })
+      }
+    }
+
+    // 2. Request validation.
+    if (request.headers.get("x-api-key") === null && request.headers.get("authorization") === null) {
+      return Effect.succeed(
+        this.error(state, now, 401, "authentication_error", "x-api-key header is required", "request")
+      )
+    }
+    switch (route.endpoint) {
+      case "unknown":
+        return Effect.succeed(this.error(state, now, 404, "not_found_error", "Not Found", "request"))
+      case "models":
+        return this.later(state, fault?.latency ?? 0, clock, undefined, (t) => this.modelsAnswer(state, route, query, t))
+    }
+    if (badJson) {
+      return Effect.succeed(
+        this.error(state, now, 400, "invalid_request_error", "Request body is not valid JSON.", "request")
+      )
+    }
+    const invalid = validate(route.endpoint, body)
+    if (invalid !== undefined) {
+      return Effect.succeed(this.error(state, now, 400, "invalid_request_error", invalid, "request"))
+    }
+    const messages = body as MessagesRequest
+    if (!this.modelsById.has(messages.model)) {
+      return Effect.succeed(
+        this.error(state, now, 404, "not_found_error", `model: ${messages.model}`, "request")
+      )
+    }
+    const input = Messages.inputTokens(messages)
+    if (route.endpoint === "count_tokens") {
+      return this.later(state, fault?.latency ?? 0, clock, undefined, (t) =>
+        this.json(state, t, 200, `{"input_tokens":${input}}`, "ok", undefined, "model", undefined))
+    }
+
+    // 3. The capacity model.
+    const text = fault?.["_tag"] === "Ok" && fault.reply !== undefined ? fault.reply : this.reply(messages, n)
+    const completion = Messages.complete(text, messages.max_tokens, input)
+    const admission = capacity.admit(now, input + completion.outputTokens)
+    if (admission["_tag"] === "Overloaded") {
+      return Effect.succeed(this.error(state, now, 529, "overloaded_error", "Overloaded", "capacity"))
+    }
+    if (admission["_tag"] === "RateLimited") {
+      const limit = admission.limit === "requests"
+        ? `${capacity.config.requestsPerMinute} requests per minute`
+        : `${capacity.config.tokensPerMinute} tokens per minute`
+      return Effect.succeed(this.error(
+        state,
+        now,
+        429,
+        "rate_limit_error",
+        `This request would exceed your organization's rate limit of ${limit}. Please try again later.`,
+        "capacity",
+        { "retry-after": String(admission.retryAfterSeconds) }
+      ))
+    }
+
+    // 4. A normal answer (or a stream fault), after the latency.
+    const release = () => capacity.release()
+    const latency = fault?.latency ?? this.latency
+    const id = "msg_sim_" + pad(n)
+    if (!state.stream) {
+      return this.later(state, latency, clock, release, (t) => {
+        release()
+        return this.json(state, t, 200, Messages.messageJson(id, messages.model, completion), "ok", undefined, "model", undefined)
+      })
+    }
+    const streamFault = fault !== undefined && Fault.isStreamFault(fault) ? fault : undefined
+    return this.later(state, latency, clock, release, (t) => this.eventStream(state, t, clock, id, messages.model, completion, streamFault, release))
+  }
+
+  private pick(state: CallState): Fault.Fault | undefined {
+    const steps = this.steps
+    for (let i = 0; i < steps.length; i++) {
+      if (this.uses[i]! <= 0) continue
+      const f = steps[i]!
+      if (f.endpoint !== undefined && f.endpoint !== state.endpoint) continue
+      if (f.model !== undefined && f.model !== state.model) continue
+      if (Fault.isStreamFault(f) && !state.stream) continue
+      this.uses[i]!--
+      return f
+    }
+    return undefined
+  }
+
+  private wake(): void {
+    const ready = this.waiters.filter((w) => w.count <= this.count)
+    if (ready.length === 0) return
+    this.waiters = this.waiters.filter((w) => w.count > this.count)
+    for (const w of ready) Deferred.unsafeDone(w.deferred, Exit.void)
+  }
+
+  /** Answer after `latency` ms; if interrupted meanwhile, the call is aborted. */
+  private later(
+    state: CallState,
+    latency: number,
+    clock: Clock.Clock,
+    onAbort: (() => void) | undefined,
+    produce: (now: number) => SimResponse
+  ): Effect.Effect<SimResponse> {
+    if (latency <= 0) return Effect.succeed(produce(clock.unsafeCurrentTimeMillis()))
+    return Effect.sleep(latency).pipe(
+      Effect.zipRight(Effect.sync(() => produce(clock.unsafeCurrentTimeMillis()))),
+      Effect.onInterrupt(() =>
+        Effect.sync(() => {
+          state.aborted = true
+          state.endedAt = clock.unsafeCurrentTimeMillis()
+          onAbort?.()
+        })
+      )
+    )
+  }
+
+  private settle(
+    state: CallState,
+    status: number | undefined,
+    outcome: Outcome,
+    errorType: string | undefined,
+    source: Source,
+    endedAt: number | undefined
+  ): void {
+    state.status = status
+    state.outcome = outcome
+    state.errorType = errorType
+    state.source = source
+    state.endedAt = endedAt
+  }
+
+  private baseHeaders(state: CallState, now: number, contentType: string): Record<string, string> {
+    const headers: Record<string, string> = { "content-type": contentType, "request-id": state.requestId }
+    if (state.endpoint === "messages") {
+      const capacity = this.capacity
+      if (capacity !== undefined && capacity.hasRateLimits) capacity.writeHeaders(now, headers)
+    }
+    return headers
+  }
+
+  private json(
+    state: CallState,
+    now: number,
+    status: number,
+    body: string,
+    outcome: Outcome,
+    errorType: string | undefined,
+    source: Source,
+    extra: Readonly<Record<string, string>> | undefined
+  ): JsonResponse {
+    this.settle(state, status, outcome, errorType, source, now)
+    const headers = this.baseHeaders(state, now, JSON_TYPE)
+    if (extra !== undefined) Object.assign(headers, extra)
+    return { _tag: "Json", status, headers, body }
+  }
+
+  private error(
+    state: CallState,
+    now: number,
+    status: number,
+    type: string,
+    message: string,
+    source: Source,
+    extra?: Readonly<Record<string, string>>
+  ): JsonResponse {
+    const entry = Catalogue.forStatus(status)
+    const headers: Record<string, string> = {}
+    if (entry.shouldRetry) headers["x-should-retry"] = "true"
+    if (Option.isSome(entry.retryAfter)) headers["retry-after"] = String(entry.retryAfter.value)
+    if (extra !== undefined) Object.assign(headers, extra)
+    const body = Catalogue.body({ type, message, requestId: state.requestId })
+    return this.json(state, now, status, body, "error", type, source, headers)
+  }
+
+  private scriptedStatus(state: CallState, fault: Fault.Status, now: number): JsonResponse {
+    const entry = Catalogue.forStatus(fault.status)
+    const type = fault.type ?? entry.type
+    const headers: Record<string, string> = {}
+    const shouldRetry = fault.shouldRetry === undefined ? entry.shouldRetry : fault.shouldRetry
+    if (shouldRetry !== null) headers["x-should-retry"] = String(shouldRetry)
+    const retryAfter = fault.retryAfter === undefined ? Option.getOrNull(entry.retryAfter) : fault.retryAfter
+    if (retryAfter !== null) headers["retry-after"] = String(retryAfter)
+    if (fault.retryAfterMs !== undefined) headers["retry-after-ms"] = String(fault.retryAfterMs)
+    if (fault.headers !== undefined) Object.assign(headers, fault.headers)
+    const body = Catalogue.body({
+      type,
+      message: fault.message ?? entry.message,
+      requestId: state.requestId,
+      errorCode: fault.errorCode
+    })
+    return this.json(state, now, fault.status, body, "error", type, "script", headers)
+  }
+
+  private raw(state: CallState, fault: Fault.Raw, now: number): JsonResponse {
+    this.settle(state, fault.status, "raw", undefined, "script", now)
+    const headers: Record<string, string> = {
+      "content-type": "text/plain; charset=utf-8",
+      "request-id": state.requestId
+    }
+    if (fault.headers !== undefined) {
+      for (const key of Object.keys(fault.headers)) headers[key.toLowerCase()] = fault.headers[key]!
+    }
+    return { _tag: "Json", status: fault.status, headers, body: fault.body }
+  }
+
+  private modelsAnswer(state: CallState, route: Route, query: string, now: number): JsonResponse {
+    if (route.modelId !== undefined) {
+      const model = this.modelsById.get(route.modelId)
+      return model === undefined
+        ? this.error(state, now, 404, "not_found_error", `model: ${route.modelId}`, "request")
+        : this.json(state, now, 200, JSON.stringify(model), "ok", undefined, "model", undefined)
+    }
+    const params = new URLSearchParams(query)
+    const limit = Math.min(1000, Math.max(1, Number(params.get("limit") ?? 20) || 20))
+    const after = params.get("after_id")
+    const before = params.get("before_id")
+    let start = 0
+    let end = this.models.length
+    if (after !== null) start = this.models.findIndex((m) => m.id === after) + 1
+    if (before !== null) {
+      end = Math.max(0, this.models.findIndex((m) => m.id === before))
+      start = Math.max(0, end - limit)
+    }
+    const page = this.models.slice(start, Math.min(end, start + limit))
+    const body = JSON.stringify({
+      data: page,
+      has_more: before !== null ? start > 0 : start + page.length < end,
+      first_id: page.length > 0 ? page[0]!.id : null,
+      last_id: page.length > 0 ? page[page.length - 1]!.id : null
+    })
+    return this.json(state, now, 200, body, "ok", undefined, "model", undefined)
+  }
+
+  private eventStream(
+    state: CallState,
+    now: number,
+    clock: Clock.Clock,
+    id: string,
+    model: string,
+    completion: Messages.Completion,
+    fault: Fault.StreamError | Fault.StreamDrop | Fault.StreamStall | undefined,
+    release: () => void
+  ): EventStreamResponse {
+    const frames = Messages.streamFrames(id, model, completion, this.ping)
+    const headers = this.baseHeaders(state, now, "text/event-stream; charset=utf-8")
+    headers["cache-control"] = "no-cache"
+    let completed = false
+    let seq: Array<string>
+    let tail: Stream.Stream<string, ConnectionDropped>
+    const done = Stream.execute(Effect.sync(() => {
+      completed = true
+    }))
+    if (fault === undefined) {
+      this.settle(state, 200, "ok", undefined, "model", undefined)
+      seq = [frames.start, frames.blockStart, ...frames.deltas, frames.end]
+      tail = done
+    } else {
+      const at = fault.afterDeltas
+      seq = at === "before_message_start"
+        ? []
+        : at === 0
+        ? [frames.start]
+        : [frames.start, frames.blockStart, ...frames.deltas.slice(0, at)]
+      switch (fault["_tag"]) {
+        case "StreamError": {
+          const type = fault.errorType ?? "overloaded_error"
+          const message = fault.message ?? Option.match(Catalogue.byType(type), {
+            onNone: () => "Internal server error.",
+            onSome: (e) => e.message
+          })
+          this.settle(state, 200, "stream_error", type, "script", undefined)
+          seq.push(Messages.frame("error", JSON.stringify({ type: "error", error: { type, message } })))
+          tail = done
+          break
+        }
+        case "StreamDrop": {
+          this.settle(state, 200, "dropped", undefined, "script", undefined)
+          tail = Stream.suspend(() => {
+            completed = true
+            return Stream.fail(new ConnectionDropped())
+          })
+          break
+        }
+        case "StreamStall": {
+          this.settle(state, 200, "stalled", undefined, "script", undefined)
+          const every = fault.pingEvery
+          tail = every === undefined || every <= 0
+            ? Stream.never
+            : Stream.repeatEffect(Effect.as(Effect.sleep(every), Messages.pingFrame))
+          break
+        }
+      }
+    }
+    const interval = this.interval
+    const body: Stream.Stream<string> = interval <= 0 || seq.length <= 1
+      ? Stream.fromIterable(seq)
+      : Stream.concat(
+        Stream.succeed(seq[0]!),
+        Stream.mapEffect(Stream.fromIterable(seq.slice(1)), (f) => Effect.as(Effect.sleep(interval), f))
+      )
+    let finished = false
+    const events = Stream.concat(body, tail).pipe(
+      Stream.ensuring(Effect.sync(() => {
+        if (finished) return
+        finished = true
+        release()
+        state.endedAt = clock.unsafeCurrentTimeMillis()
+        if (!completed) state.aborted = true
+      }))
+    )
+    return { _tag: "EventStream", status: 200, headers, events }
+  }
+}
+
+const snapshot = (s: CallState): CallRecord => ({
+  call: s.call,
+  requestId: s.requestId,
+  method: s.method,
+  path: s.path,
+  endpoint: s.endpoint,
+  model: Option.fromNullable(s.model),
+  stream: s.stream,
+  status: Option.fromNullable(s.status),
+  outcome: s.outcome,
+  errorType: Option.fromNullable(s.errorType),
+  source: s.source,
+  startedAt: s.startedAt,
+  endedAt: Option.fromNullable(s.endedAt),
+  aborted: s.aborted
+})
+
+/** @internal */
+export const make = (options?: Options): Effect.Effect<Service> => Effect.sync(() => new SimulatorImpl(options ?? {}))
