@@ -88,12 +88,13 @@ export const app = (
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const body = yield* Effect.orElseSucceed(request.text, () => "")
-    const response = yield* simulator.handle({
+    // The platform runs apps uninterruptibly; opt in so a client disconnect interrupts the call.
+    const response = yield* Effect.interruptible(simulator.handle({
       method: request.method,
       url: request.url,
       headers: headerLookup(request.headers),
       body
-    })
+    }))
     switch (response["_tag"]) {
       case "Json":
         return HttpServerResponse.text(response.body, { status: response.status, headers: response.headers })
@@ -131,7 +132,10 @@ export const start = (
   Effect.gen(function*() {
     const simulator = yield* Simulator.Simulator
     const host = options?.host ?? "127.0.0.1"
-    const server = yield* NodeHttpServer.make(() => Http.createServer(), { port: options?.port ?? 0, host })
+    const node = Http.createServer()
+    const server = yield* NodeHttpServer.make(() => node, { port: options?.port ?? 0, host })
+    // Runs before the platform's `server.close()`: don't wait for clients' keep-alive sockets.
+    yield* Effect.addFinalizer(() => Effect.sync(() => node.closeAllConnections()))
     yield* server.serve(app(simulator))
     const port = server.address["_tag"] === "TcpAddress" ? server.address.port : 0
     return { url: `http://${host}:${port}`, host, port }

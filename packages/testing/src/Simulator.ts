@@ -300,3 +300,23 @@ export const awaitCalls = (count: number): Effect.Effect<void, never, Simulator>
 export const setScript = (
   script: Script.Script | ReadonlyArray<Fault.Fault>
 ): Effect.Effect<void, never, Simulator> => Effect.flatMap(Simulator, (sim) => sim.setScript(script))
+
+/**
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isJsonResponse = (response: SimResponse): response is JsonResponse => response["_tag"] === "Json"
+
+/**
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isEventStreamResponse = (response: SimResponse): response is EventStreamResponse =>
+  response["_tag"] === "EventStream"
+
+/**
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isConnectionReset = (response: SimResponse): response is ConnectionReset =>
+  response["_tag"] === "ConnectionReset"

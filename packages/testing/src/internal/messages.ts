@@ -136,19 +136,19 @@ export const frame = (event: string, data: string): string => `event: ${event}\n
 export const pingFrame = frame("ping", "{\"type\": \"ping\"}")
 
 /**
- * The SSE frames of a successful stream, split where stream faults may strike.
+ * The SSE frames of a successful stream, one string per event.
  *
  * @internal
  */
 export interface StreamFrames {
   /** `message_start` */
   readonly start: string
-  /** `content_block_start` (and a `ping` when enabled) */
-  readonly blockStart: string
+  /** `content_block_start`, then a `ping` when enabled */
+  readonly blockStart: ReadonlyArray<string>
   /** one `content_block_delta` per delta */
   readonly deltas: ReadonlyArray<string>
   /** `content_block_stop`, `message_delta`, `message_stop` */
-  readonly end: string
+  readonly end: ReadonlyArray<string>
 }
 
 /** @internal */
@@ -172,14 +172,15 @@ export const streamFrames = (id: string, model: string, completion: Completion, 
   const blockStart = frame(
     "content_block_start",
     "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}"
-  ) + (ping ? pingFrame : "")
+  )
   const deltas = splitDeltas(completion.text).map((text) =>
     frame(
       "content_block_delta",
       `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":${JSON.stringify(text)}}}`
     )
   )
-  const end = frame("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}") +
+  const end = [
+    frame("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}"),
     frame(
       "message_delta",
       JSON.stringify({
@@ -187,9 +188,10 @@ export const streamFrames = (id: string, model: string, completion: Completion, 
         delta: { stop_reason: completion.stopReason, stop_sequence: null },
         usage: { output_tokens: completion.outputTokens }
       })
-    ) +
+    ),
     frame("message_stop", "{\"type\":\"message_stop\"}")
-  return { start, blockStart, deltas, end }
+  ]
+  return { start, blockStart: ping ? [blockStart, pingFrame] : [blockStart], deltas, end }
 }
 
 /**

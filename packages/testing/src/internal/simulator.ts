@@ -404,7 +404,7 @@ class SimulatorImpl implements Service {
     const entry = Catalogue.forStatus(fault.status)
     const type = fault.type ?? entry.type
     const headers: Record<string, string> = {}
-    const shouldRetry = fault.shouldRetry === undefined ? entry.shouldRetry : fault.shouldRetry
+    const shouldRetry = fault.shouldRetry === undefined ? (entry.shouldRetry ? true : null) : fault.shouldRetry
     if (shouldRetry !== null) headers["x-should-retry"] = String(shouldRetry)
     const retryAfter = fault.retryAfter === undefined ? Option.getOrNull(entry.retryAfter) : fault.retryAfter
     if (retryAfter !== null) headers["retry-after"] = String(retryAfter)
@@ -480,7 +480,7 @@ class SimulatorImpl implements Service {
     }))
     if (fault === undefined) {
       this.settle(state, 200, "ok", undefined, "model", undefined)
-      seq = [frames.start, frames.blockStart, ...frames.deltas, frames.end]
+      seq = [frames.start, ...frames.blockStart, ...frames.deltas, ...frames.end]
       tail = done
     } else {
       const at = fault.afterDeltas
@@ -488,7 +488,7 @@ class SimulatorImpl implements Service {
         ? []
         : at === 0
         ? [frames.start]
-        : [frames.start, frames.blockStart, ...frames.deltas.slice(0, at)]
+        : [frames.start, ...frames.blockStart, ...frames.deltas.slice(0, at)]
       switch (fault["_tag"]) {
         case "StreamError": {
           const type = fault.errorType ?? "overloaded_error"
