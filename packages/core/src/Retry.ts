@@ -221,7 +221,7 @@ export const schedule = <E>(options?: Options<E>): Schedule.Schedule<Decision<E>
       const limit = Option.reduceCompact(
         [deadlineAt, Option.map(deadline, (d) => origin + d)],
         Infinity,
-        Math.min
+        (a, b) => Math.min(a, b)
       )
       if (now + millis >= limit) return giveUp("deadline")
       return Effect.succeed(

@@ -59,6 +59,17 @@ describe("Backoff.delays", () => {
     assert.strictEqual(delays[1999], 1000)
     const zero = millis(Backoff.delays({ base: 0, cap: "1 second", jitter: "full" }, many))
     assert.isTrue(zero.every((d) => d === 0))
+    // an infinite cap lets the exponential overflow to infinity; a zero draw still gives zero
+    const unbounded = millis(Backoff.delays({ base: "1 millis", cap: Duration.infinity, jitter: "full" }, [...many, 0]))
+    assert.strictEqual(unbounded[1999], Infinity)
+    assert.strictEqual(unbounded[2000], 0)
+    // decorrelated with an infinite cap: the previous delay overflows, a zero draw falls back to base
+    const ones = Array.from({ length: 700 }, () => 1)
+    const decorrelated = millis(
+      Backoff.delays({ base: "1 millis", cap: Duration.infinity, jitter: "decorrelated" }, [...ones, 0, 1])
+    )
+    assert.strictEqual(decorrelated[699], Infinity)
+    assert.deepStrictEqual(decorrelated.slice(700), [1, 3])
   })
 })
 
@@ -75,6 +86,15 @@ describe("Backoff.make", () => {
   it.effect("draws one random number per retry, in order", () =>
     Effect.gen(function*() {
       assert.deepStrictEqual(yield* runDelays({ ...base, jitter: "full" }, [0.1, 0.9, 0.3]), [10, 180, 120])
+    }))
+
+  it.effect("jitter \"none\" draws no random number", () =>
+    Effect.gen(function*() {
+      const next = yield* Schedule.run(Backoff.make({ ...base, jitter: "none" }), 0, [undefined, undefined]).pipe(
+        Effect.zipRight(Random.next),
+        Effect.withRandom(Random.fixed([0.1, 0.2, 0.3]))
+      )
+      assert.strictEqual(next, 0.1)
     }))
 
   it.effect("exact attempt times under TestClock, bounded with Schedule.recurs", () =>
@@ -126,6 +146,6 @@ describe("Backoff.make", () => {
           }
         })
       }),
-    { fastCheck: { numRuns: 300 } }
+    { fastCheck: { numRuns: 200 } }
   )
 })
