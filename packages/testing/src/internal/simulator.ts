@@ -7,13 +7,11 @@
  * @internal
  */
 import type * as Clock from "effect/Clock"
-import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
 import * as Catalogue from "../Catalogue.js"
 import * as Fault from "../Fault.js"
 import type * as Script from "../Script.js"
@@ -22,7 +20,6 @@ import type {
   EventStreamResponse,
   JsonResponse,
   MessagesRequest,
-  ModelInfo,
   Options,
   Outcome,
   Service,
@@ -31,10 +28,13 @@ import type {
   Source
 } from "../Simulator.js"
 import { Capacity } from "./capacity.js"
+import * as EventStream from "./eventStream.js"
 import * as Messages from "./messages.js"
+import * as Models from "./models.js"
+import { parseTarget, type Route, routeOf, validate } from "./route.js"
 
 /** @internal */
-export class ConnectionDropped extends Data.TaggedError("ConnectionDropped")<{}> {}
+export { ConnectionDropped } from "./eventStream.js"
 
 interface CallState {
   readonly call: number
@@ -55,56 +55,7 @@ interface CallState {
 
 const pad = (n: number): string => (n < 1_000_000 ? String(n).padStart(6, "0") : String(n))
 
-/** Split `https://host/v1/x?y` or `/v1/x?y` into path and query. */
-const parseTarget = (url: string): { readonly path: string; readonly query: string } => {
-  let start = 0
-  const scheme = url.indexOf("://")
-  if (scheme !== -1) {
-    start = url.indexOf("/", scheme + 3)
-    if (start === -1) return { path: "/", query: "" }
-  }
-  const q = url.indexOf("?", start)
-  let path = q === -1 ? url.slice(start) : url.slice(start, q)
-  if (path.length > 1 && path.charCodeAt(path.length - 1) === 47) path = path.slice(0, -1)
-  return { path, query: q === -1 ? "" : url.slice(q + 1) }
-}
-
-interface Route {
-  readonly endpoint: Fault.Endpoint
-  readonly modelId: string | undefined
-}
-
-const routeOf = (method: string, path: string): Route => {
-  if (method === "POST") {
-    if (path === "/v1/messages") return { endpoint: "messages", modelId: undefined }
-    if (path === "/v1/messages/count_tokens") return { endpoint: "count_tokens", modelId: undefined }
-  } else if (method === "GET") {
-    if (path === "/v1/models") return { endpoint: "models", modelId: undefined }
-    if (path.startsWith("/v1/models/") && path.indexOf("/", 11) === -1) {
-      return { endpoint: "models", modelId: decodeURIComponent(path.slice(11)) }
-    }
-  }
-  return { endpoint: "unknown", modelId: undefined }
-}
-
 const JSON_TYPE = "application/json"
-
-const toModelInfo = (model: string | ModelInfo): Record<string, unknown> & { readonly id: string } =>
-  typeof model === "string" ? Messages.modelInfo(model) : { ...Messages.modelInfo(model.id), ...model }
-
-const validate = (endpoint: "messages" | "count_tokens", body: unknown): string | undefined => {
-  if (body === null || typeof body !== "object" || Array.isArray(body)) return "Request body must be a JSON object."
-  const b = body as Record<string, unknown>
-  if (typeof b.model !== "string") return "model: Field required"
-  if (endpoint === "messages") {
-    const max = b.max_tokens
-    if (typeof max !== "number") return "max_tokens: Field required"
-    if (!Number.isInteger(max) || max < 1) return "max_tokens: Input should be greater than or equal to 1"
-  }
-  if (!Array.isArray(b.messages)) return "messages: Field required"
-  if (b.messages.length === 0) return "messages: at least one message is required"
-  return undefined
-}
 
 class SimulatorImpl implements Service {
   private count = 0
@@ -125,7 +76,7 @@ class SimulatorImpl implements Service {
     this.interval = options.streamInterval === undefined ? 0 : Duration.toMillis(options.streamInterval)
     this.ping = options.ping ?? true
     this.reply = options.reply ?? Messages.defaultReply
-    this.models = (options.models ?? Messages.defaultModelIds).map(toModelInfo)
+    this.models = (options.models ?? Models.defaultModelIds).map(Models.toModelInfo)
     this.modelsById = new Map(this.models.map((m) => [m.id, m]))
     this.load(options.script)
   }
@@ -438,24 +389,7 @@ class SimulatorImpl implements Service {
         ? this.error(state, now, 404, "not_found_error", `model: ${route.modelId}`, "request")
         : this.json(state, now, 200, JSON.stringify(model), "ok", undefined, "model", undefined)
     }
-    const params = new URLSearchParams(query)
-    const limit = Math.min(1000, Math.max(1, Number(params.get("limit") ?? 20) || 20))
-    const after = params.get("after_id")
-    const before = params.get("before_id")
-    let start = 0
-    let end = this.models.length
-    if (after !== null) start = this.models.findIndex((m) => m.id === after) + 1
-    if (before !== null) {
-      end = Math.max(0, this.models.findIndex((m) => m.id === before))
-      start = Math.max(0, end - limit)
-    }
-    const page = this.models.slice(start, Math.min(end, start + limit))
-    const body = JSON.stringify({
-      data: page,
-      has_more: before !== null ? start > 0 : start + page.length < end,
-      first_id: page.length > 0 ? page[0]!.id : null,
-      last_id: page.length > 0 ? page[page.length - 1]!.id : null
-    })
+    const body = Models.listPage(this.models, query)
     return this.json(state, now, 200, body, "ok", undefined, "model", undefined)
   }
 
@@ -472,70 +406,26 @@ class SimulatorImpl implements Service {
     const frames = Messages.streamFrames(id, model, completion, this.ping)
     const headers = this.baseHeaders(state, now, "text/event-stream; charset=utf-8")
     headers["cache-control"] = "no-cache"
-    let completed = false
-    let seq: Array<string>
-    let tail: Stream.Stream<string, ConnectionDropped>
-    const done = Stream.execute(Effect.sync(() => {
-      completed = true
-    }))
-    if (fault === undefined) {
-      this.settle(state, 200, "ok", undefined, "model", undefined)
-      seq = [frames.start, ...frames.blockStart, ...frames.deltas, ...frames.end]
-      tail = done
-    } else {
-      const at = fault.afterDeltas
-      seq = at === "before_message_start"
-        ? []
-        : at === 0
-        ? [frames.start]
-        : [frames.start, ...frames.blockStart, ...frames.deltas.slice(0, at)]
-      switch (fault["_tag"]) {
-        case "StreamError": {
-          const type = fault.errorType ?? "overloaded_error"
-          const message = fault.message ?? Option.match(Catalogue.byType(type), {
-            onNone: () => "Internal server error.",
-            onSome: (e) => e.message
-          })
-          this.settle(state, 200, "stream_error", type, "script", undefined)
-          seq.push(Messages.frame("error", JSON.stringify({ type: "error", error: { type, message } })))
-          tail = done
-          break
-        }
-        case "StreamDrop": {
-          this.settle(state, 200, "dropped", undefined, "script", undefined)
-          tail = Stream.suspend(() => {
-            completed = true
-            return Stream.fail(new ConnectionDropped())
-          })
-          break
-        }
-        case "StreamStall": {
-          this.settle(state, 200, "stalled", undefined, "script", undefined)
-          const every = fault.pingEvery
-          tail = every === undefined || every <= 0
-            ? Stream.never
-            : Stream.repeatEffect(Effect.as(Effect.sleep(every), Messages.pingFrame))
-          break
-        }
-      }
+    const clockNow = () => clock.unsafeCurrentTimeMillis()
+    switch (fault?.["_tag"]) {
+      case undefined:
+        this.settle(state, 200, "ok", undefined, "model", undefined)
+        break
+      case "StreamError":
+        this.settle(state, 200, "stream_error", fault.errorType ?? "overloaded_error", "script", undefined)
+        break
+      case "StreamDrop":
+        this.settle(state, 200, "dropped", undefined, "script", undefined)
+        break
+      case "StreamStall":
+        this.settle(state, 200, "stalled", undefined, "script", undefined)
+        break
     }
-    const interval = this.interval
-    const body: Stream.Stream<string> = interval <= 0 || seq.length <= 1
-      ? Stream.fromIterable(seq)
-      : Stream.concat(
-        Stream.succeed(seq[0]!),
-        Stream.mapEffect(Stream.fromIterable(seq.slice(1)), (f) => Effect.as(Effect.sleep(interval), f))
-      )
-    let finished = false
-    const events = Stream.concat(body, tail).pipe(
-      Stream.ensuring(Effect.sync(() => {
-        if (finished) return
-        finished = true
-        release()
-        state.endedAt = clock.unsafeCurrentTimeMillis()
-        if (!completed) state.aborted = true
-      }))
-    )
+    const events = EventStream.make(frames, fault, this.interval, (completed) => {
+      release()
+      state.endedAt = clockNow()
+      if (!completed) state.aborted = true
+    })
     return { _tag: "EventStream", status: 200, headers, events }
   }
 }
