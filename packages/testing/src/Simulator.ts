@@ -229,6 +229,8 @@ export interface Options {
   readonly ping?: boolean | undefined
   /** Reply text for a Messages request. Default: `Simulated reply to: <last user text>`. */
   readonly reply?: ((request: MessagesRequest, call: number) => string) | undefined
+  /** Keep only the last `maxCalls` records in the call log (for long benchmarks). Default: all. */
+  readonly maxCalls?: number | undefined
   /** Known models (ids or records). Default: the ids of the official SDK's `Model` type. */
   readonly models?: ReadonlyArray<string | ModelInfo> | undefined
 }

@@ -74,6 +74,14 @@ describe("Script", () => {
       assert.deepStrictEqual(calls.map((c) => c.errorType), [Option.some("overloaded_error"), Option.some("api_error"), Option.none()])
     }).pipe(Effect.provide(Simulator.layer({ script: [Fault.overloaded({ times: "forever" })] }))))
 
+  it.effect("maxCalls keeps only the last records; numbering goes on", () =>
+    Effect.gen(function*() {
+      const client = sdkInProcess(yield* InProcess.fetch)
+      for (let i = 0; i < 7; i++) yield* create(client)
+      const calls = yield* Simulator.calls
+      assert.deepStrictEqual(calls.map((c) => c.call), [5, 6, 7])
+    }).pipe(Effect.provide(Simulator.layer({ maxCalls: 3 }))))
+
   it("JSON form: durations as strings or milliseconds, a bare array or { steps }", () => {
     const json = `{"steps":[
       {"_tag":"Status","status":529,"times":2},

@@ -67,8 +67,9 @@ const lastUserText = (body: MessagesBody): string => {
  * @internal
  */
 export const defaultReply = (body: MessagesBody): string => {
-  const text = lastUserText(body).replace(/\s+/g, " ").trim()
-  return `Simulated reply to: ${text.length > 60 ? text.slice(0, 60) : text}`
+  const text = lastUserText(body)
+  const head = text.length > 60 ? text.slice(0, 60) : text
+  return `Simulated reply to: ${head.replace(/\s+/g, " ").trim()}`
 }
 
 /**
@@ -118,16 +119,11 @@ const usage = (input: number, output: number) => ({
 
 /** @internal */
 export const messageJson = (id: string, model: string, completion: Completion): string =>
-  JSON.stringify({
-    id,
-    type: "message",
-    role: "assistant",
-    model,
-    content: [{ type: "text", text: completion.text }],
-    stop_reason: completion.stopReason,
-    stop_sequence: null,
-    usage: usage(completion.inputTokens, completion.outputTokens)
-  })
+  `{"id":"${id}","type":"message","role":"assistant","model":${JSON.stringify(model)},` +
+  `"content":[{"type":"text","text":${JSON.stringify(completion.text)}}],` +
+  `"stop_reason":"${completion.stopReason}","stop_sequence":null,"usage":{"input_tokens":${completion.inputTokens},` +
+  `"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":${completion.outputTokens},` +
+  `"service_tier":"standard"}}`
 
 /** @internal */
 export const frame = (event: string, data: string): string => `event: ${event}\ndata: ${data}\n\n`

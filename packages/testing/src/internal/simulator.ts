@@ -65,6 +65,7 @@ class SimulatorImpl implements Service {
   private waiters: Array<{ readonly count: number; readonly deferred: Deferred.Deferred<void> }> = []
   private capacity: Capacity | undefined
   private readonly latency: number
+  private readonly maxCalls: number | undefined
   private readonly interval: number
   private readonly ping: boolean
   private readonly reply: (request: MessagesRequest, call: number) => string
@@ -73,6 +74,7 @@ class SimulatorImpl implements Service {
 
   constructor(private readonly options: Options) {
     this.latency = options.latency === undefined ? 0 : Duration.toMillis(options.latency)
+    this.maxCalls = options.maxCalls === undefined ? undefined : Math.max(1, options.maxCalls)
     this.interval = options.streamInterval === undefined ? 0 : Duration.toMillis(options.streamInterval)
     this.ping = options.ping ?? true
     this.reply = options.reply ?? Messages.defaultReply
@@ -93,7 +95,9 @@ class SimulatorImpl implements Service {
   readonly handle = (request: SimRequest): Effect.Effect<SimResponse> =>
     Effect.clockWith((clock) => this.run(request, clock))
 
-  readonly calls: Effect.Effect<ReadonlyArray<CallRecord>> = Effect.sync(() => this.log.map(snapshot))
+  readonly calls: Effect.Effect<ReadonlyArray<CallRecord>> = Effect.sync(() =>
+    (this.maxCalls === undefined ? this.log : this.log.slice(-this.maxCalls)).map(snapshot)
+  )
 
   readonly awaitCalls = (count: number): Effect.Effect<void> =>
     Effect.suspend(() => {
@@ -149,6 +153,9 @@ class SimulatorImpl implements Service {
       aborted: false
     }
     this.log.push(state)
+    if (this.maxCalls !== undefined && this.log.length >= 2 * this.maxCalls) {
+      this.log.splice(0, this.log.length - this.maxCalls)
+    }
     if (this.waiters.length > 0) this.wake()
 
     let body: unknown = undefined
