@@ -120,8 +120,23 @@ export const get = (status: number): Option.Option<Entry> => Option.fromNullable
 export const forStatus = (status: number): Entry =>
   byStatus.get(status) ??
     (status >= 400 && status < 500
-      ? entry(status, "invalid_request_error", "Invalid request.", "APIError", status === 408 || status === 409)
-      : entry(status, "api_error", "Internal server error.", "InternalServerError", status >= 500))
+      ? entry(status, "invalid_request_error", "Invalid request.", otherSdkClasses[status] ?? "APIError", false)
+      : entry(
+        status,
+        "api_error",
+        "Internal server error.",
+        otherSdkClasses[status] ?? (status >= 500 ? "InternalServerError" : "APIError"),
+        status >= 500
+      ))
+
+/** SDK 1.14 classes of statuses outside the catalogue. */
+const otherSdkClasses: Readonly<Record<number, string>> = {
+  412: "PreconditionFailedError",
+  422: "UnprocessableEntityError",
+  431: "RequestHeaderFieldsTooLargeError",
+  499: "ClientClosedRequestError",
+  501: "NotImplementedError"
+}
 
 /**
  * The first entry with a given `error.type` (for example `overloaded_error` → 529).

@@ -31,8 +31,16 @@ describe("Catalogue", () => {
     )
     assert.deepStrictEqual(Catalogue.entries.filter((e) => e.shouldRetry).map((e) => e.status), RETRYABLE)
     assert.deepStrictEqual(Catalogue.byType("overloaded_error").pipe(Option.map((e) => e.status)), Option.some(529))
-    assert.strictEqual(Catalogue.forStatus(418).type, "invalid_request_error")
-    assert.strictEqual(Catalogue.forStatus(599).type, "api_error")
+    assert.deepStrictEqual(
+      [418, 422, 502, 501, 599].map((s) => [Catalogue.forStatus(s).type, Catalogue.forStatus(s).sdkClass, Catalogue.forStatus(s).shouldRetry]),
+      [
+        ["invalid_request_error", "APIError", false],
+        ["invalid_request_error", "UnprocessableEntityError", false],
+        ["api_error", "InternalServerError", true],
+        ["api_error", "NotImplementedError", true],
+        ["api_error", "InternalServerError", true]
+      ]
+    )
   })
 
   for (const responses of ["light", "native"] as const) {
@@ -67,6 +75,16 @@ describe("Catalogue", () => {
         Effect.provide(Simulator.layer({ script: Catalogue.entries.map((e) => Fault.status(e.status)) }))
       ))
   }
+
+  it.effect("statuses outside the catalogue get a generic body and the SDK's class", () =>
+    Effect.gen(function*() {
+      const client = new Anthropic({ apiKey: "test", fetch: yield* InProcess.fetch, maxRetries: 0 })
+      for (const status of [418, 422, 502, 501]) {
+        const error = yield* Effect.flip(Effect.tryPromise({ try: () => client.messages.create(params()), catch: (e) => e as APIError }))
+        const entry = Catalogue.forStatus(status)
+        assert.deepStrictEqual([error.status, error.type, error.constructor.name], [status, entry.type, entry.sdkClass])
+      }
+    }).pipe(Effect.provide(Simulator.layer({ script: [418, 422, 502, 501].map((s) => Fault.status(s)) }))))
 
   it.effect("scripted headers: retry-after, retry-after-ms, x-should-retry override, error code, message", () =>
     Effect.gen(function*() {

@@ -11,6 +11,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Catalogue from "../Catalogue.js"
 import * as Fault from "../Fault.js"
@@ -102,7 +103,7 @@ class SimulatorImpl implements Service {
   readonly awaitCalls = (count: number): Effect.Effect<void> =>
     Effect.suspend(() => {
       if (this.count >= count) return Effect.void
-      const deferred = Deferred.unsafeMake<void>(undefined as never)
+      const deferred = Deferred.unsafeMake<void>(FiberId.none)
       this.waiters.push({ count, deferred })
       return Deferred.await(deferred)
     })
