@@ -423,7 +423,7 @@ export const pingOnly = (options: Common & { readonly every: Duration.DurationIn
  * @category Guards
  */
 export const isStreamFault = (fault: Fault): fault is StreamError | StreamDrop | StreamStall =>
-  fault["_tag"] === "StreamError" || fault["_tag"] === "StreamDrop" || fault["_tag"] === "StreamStall"
+  fault._tag === "StreamError" || fault._tag === "StreamDrop" || fault._tag === "StreamStall"
 
 /**
  * Decode a fault from unknown (JSON) input.

@@ -95,7 +95,7 @@ export const app = (
       headers: headerLookup(request.headers),
       body
     }))
-    switch (response["_tag"]) {
+    switch (response._tag) {
       case "Json":
         return HttpServerResponse.text(response.body, { status: response.status, headers: response.headers })
       case "ConnectionReset": {
@@ -137,7 +137,7 @@ export const start = (
     // Runs before the platform's `server.close()`: don't wait for clients' keep-alive sockets.
     yield* Effect.addFinalizer(() => Effect.sync(() => node.closeAllConnections()))
     yield* server.serve(app(simulator))
-    const port = server.address["_tag"] === "TcpAddress" ? server.address.port : 0
+    const port = server.address._tag === "TcpAddress" ? server.address.port : 0
     return { url: `http://${host}:${port}`, host, port }
   })
 

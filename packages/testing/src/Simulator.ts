@@ -307,18 +307,18 @@ export const setScript = (
  * @since 0.1.0
  * @category Guards
  */
-export const isJsonResponse = (response: SimResponse): response is JsonResponse => response["_tag"] === "Json"
+export const isJsonResponse = (response: SimResponse): response is JsonResponse => response._tag === "Json"
 
 /**
  * @since 0.1.0
  * @category Guards
  */
 export const isEventStreamResponse = (response: SimResponse): response is EventStreamResponse =>
-  response["_tag"] === "EventStream"
+  response._tag === "EventStream"
 
 /**
  * @since 0.1.0
  * @category Guards
  */
 export const isConnectionReset = (response: SimResponse): response is ConnectionReset =>
-  response["_tag"] === "ConnectionReset"
+  response._tag === "ConnectionReset"

@@ -43,7 +43,7 @@ export const make = (
       : at === 0
       ? [frames.start]
       : [frames.start, ...frames.blockStart, ...frames.deltas.slice(0, at)]
-    switch (fault["_tag"]) {
+    switch (fault._tag) {
       case "StreamError": {
         const type = fault.errorType ?? "overloaded_error"
         const message = fault.message ?? Option.match(Catalogue.byType(type), {

@@ -82,7 +82,7 @@ export const make = (
           return
         }
         const response = exit.value
-        switch (response["_tag"]) {
+        switch (response._tag) {
           case "Json": {
             settled = true
             if (onAbort) signal!.removeEventListener("abort", onAbort)

@@ -177,7 +177,7 @@ class SimulatorImpl implements Service {
     // 1. A scripted fault decides first.
     const fault = this.pick(state)
     if (fault !== undefined) {
-      switch (fault["_tag"]) {
+      switch (fault._tag) {
         case "Status":
           return this.later(state, fault.latency ?? 0, clock, undefined, (t) => this.scriptedStatus(state, fault, t))
         case "Raw":
@@ -224,13 +224,13 @@ class SimulatorImpl implements Service {
     }
 
     // 3. The capacity model.
-    const text = fault?.["_tag"] === "Ok" && fault.reply !== undefined ? fault.reply : this.reply(messages, n)
+    const text = fault?._tag === "Ok" && fault.reply !== undefined ? fault.reply : this.reply(messages, n)
     const completion = Messages.complete(text, messages.max_tokens, input)
     const admission = capacity.admit(now, input + completion.outputTokens)
-    if (admission["_tag"] === "Overloaded") {
+    if (admission._tag === "Overloaded") {
       return Effect.succeed(this.error(state, now, 529, "overloaded_error", "Overloaded", "capacity"))
     }
-    if (admission["_tag"] === "RateLimited") {
+    if (admission._tag === "RateLimited") {
       const limit = admission.limit === "requests"
         ? `${capacity.config.requestsPerMinute} requests per minute`
         : `${capacity.config.tokensPerMinute} tokens per minute`
@@ -415,7 +415,7 @@ class SimulatorImpl implements Service {
     const headers = this.baseHeaders(state, now, "text/event-stream; charset=utf-8")
     headers["cache-control"] = "no-cache"
     const clockNow = () => clock.unsafeCurrentTimeMillis()
-    switch (fault?.["_tag"]) {
+    switch (fault?._tag) {
       case undefined:
         this.settle(state, 200, "ok", undefined, "model", undefined)
         break
