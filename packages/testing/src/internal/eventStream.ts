@@ -25,7 +25,8 @@ export const make = (
   frames: Messages.StreamFrames,
   fault: Fault.StreamError | Fault.StreamDrop | Fault.StreamStall | undefined,
   interval: number,
-  onEnd: (completed: boolean) => void
+  onEnd: (completed: boolean) => void,
+  sleep: (millis: number) => Effect.Effect<void> = Effect.sleep
 ): Stream.Stream<string, ConnectionDropped> => {
   let completed = false
   const done = Stream.execute(Effect.sync(() => {
@@ -65,7 +66,7 @@ export const make = (
         const every = fault.pingEvery
         tail = every === undefined || every <= 0
           ? Stream.never
-          : Stream.repeatEffect(Effect.as(Effect.sleep(every), Messages.pingFrame))
+          : Stream.repeatEffect(Effect.as(sleep(every), Messages.pingFrame))
         break
       }
     }
@@ -74,7 +75,7 @@ export const make = (
     ? Stream.fromIterable(seq)
     : Stream.concat(
       Stream.succeed(seq[0]!),
-      Stream.mapEffect(Stream.fromIterable(seq.slice(1)), (f) => Effect.as(Effect.sleep(interval), f))
+      Stream.mapEffect(Stream.fromIterable(seq.slice(1)), (f) => Effect.as(sleep(interval), f))
     )
   let ended = false
   return Stream.concat(body, tail).pipe(

@@ -32,6 +32,7 @@ import { Capacity } from "./capacity.js"
 import * as EventStream from "./eventStream.js"
 import * as Messages from "./messages.js"
 import * as Models from "./models.js"
+import * as Timer from "./timer.js"
 import { parseTarget, type Route, routeOf, validate } from "./route.js"
 
 /** @internal */
@@ -61,6 +62,7 @@ const JSON_TYPE = "application/json"
 class SimulatorImpl implements Service {
   private count = 0
   private readonly log: Array<CallState> = []
+  private readonly timer = Timer.make()
   private steps: ReadonlyArray<Fault.Fault> = []
   private uses: Array<number> = []
   private waiters: Array<{ readonly count: number; readonly deferred: Deferred.Deferred<void> }> = []
@@ -289,7 +291,7 @@ class SimulatorImpl implements Service {
     produce: (now: number) => SimResponse
   ): Effect.Effect<SimResponse> {
     if (latency <= 0) return Effect.succeed(produce(clock.unsafeCurrentTimeMillis()))
-    return Effect.sleep(latency).pipe(
+    return this.timer.sleep(latency).pipe(
       Effect.zipRight(Effect.sync(() => produce(clock.unsafeCurrentTimeMillis()))),
       Effect.onInterrupt(() =>
         Effect.sync(() => {
@@ -433,7 +435,7 @@ class SimulatorImpl implements Service {
       release()
       state.endedAt = clockNow()
       if (!completed) state.aborted = true
-    })
+    }, this.timer.sleep)
     return { _tag: "EventStream", status: 200, headers, events }
   }
 }
