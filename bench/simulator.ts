@@ -32,30 +32,43 @@ const cannedBody = JSON.stringify({
   usage: { input_tokens: 1, output_tokens: 1 }
 })
 
-const runCalls = (client: Anthropic, n: number, concurrency: number) =>
-  Effect.forEach(
-    Array.from({ length: n }, (_, i) => i),
-    () => Effect.promise(() => client.messages.create(params)),
-    { concurrency, discard: true }
-  )
+type Call = () => Promise<unknown>
 
-/** Requests per wall-clock second for the SDK over a stub fetch. */
-const baseline = async (n: number): Promise<number> => {
+const requestInit = {
+  method: "POST",
+  headers: { "content-type": "application/json", "x-api-key": "bench", "anthropic-version": "2023-06-01" },
+  body: JSON.stringify(params)
+}
+
+/** How one request is made: through the real SDK, or straight through the `fetch` (the transport alone). */
+const callsOf = (fetch: typeof globalThis.fetch, via: "sdk" | "fetch"): Call => {
+  if (via === "fetch") return () => fetch("http://simulator.local/v1/messages", requestInit).then((r) => r.json())
+  const client = new Anthropic({ apiKey: "bench", fetch, maxRetries: 0 })
+  return () => client.messages.create(params)
+}
+
+const runCalls = (call: Call, n: number) =>
+  Effect.forEach(Array.from({ length: n }, (_, i) => i), () => Effect.promise(call), {
+    concurrency: CONCURRENCY,
+    discard: true
+  })
+
+/** Requests per wall-clock second over a stub `fetch` that answers one canned response at once. */
+const baseline = async (n: number, via: "sdk" | "fetch"): Promise<number> => {
   const fetch: typeof globalThis.fetch = async () =>
     new Response(cannedBody, { status: 200, headers: { "content-type": "application/json", "request-id": "req_1" } })
-  const client = new Anthropic({ apiKey: "bench", fetch, maxRetries: 0 })
+  const call = callsOf(fetch, via)
   const start = performance.now()
-  await Effect.runPromise(runCalls(client, n, CONCURRENCY))
+  await Effect.runPromise(runCalls(call, n))
   return n / ((performance.now() - start) / 1000)
 }
 
-/** Requests per wall-clock second for the SDK over the simulator, under TestClock. */
-const simulated = async (n: number): Promise<{ perSecond: number; simulatedMs: number; ok: number }> => {
+/** Requests per wall-clock second over the in-process simulator, under TestClock. */
+const simulated = async (n: number, via: "sdk" | "fetch"): Promise<{ perSecond: number; simulatedMs: number; ok: number }> => {
   const program = Effect.gen(function*() {
-    const fetch = yield* InProcess.fetch
-    const client = new Anthropic({ apiKey: "bench", fetch, maxRetries: 0 })
+    const call = callsOf(yield* InProcess.fetch, via)
     const start = performance.now()
-    const fiber = yield* Effect.fork(runCalls(client, n, CONCURRENCY))
+    const fiber = yield* Effect.fork(runCalls(call, n))
     while ((yield* Fiber.poll(fiber))._tag === "None") {
       yield* TestClock.adjust("100 millis")
     }
@@ -76,20 +89,26 @@ const simulated = async (n: number): Promise<{ perSecond: number; simulatedMs: n
   )
 }
 
-/** Runs the benchmark and returns its figures. */
-export const run = async () => {
+const measure = async (via: "sdk" | "fetch") => {
   // Warm up both paths (JIT), then measure.
-  await baseline(2_000)
-  await simulated(2_000)
-  const base = await baseline(N)
-  const sim = await simulated(N)
+  await baseline(2_000, via)
+  await simulated(2_000, via)
+  const base = await baseline(N, via)
+  const sim = await simulated(N, via)
   if (sim.ok !== N) throw new Error(`expected ${N} successful calls, the simulator logged ${sim.ok}`)
   return {
-    requests: N,
-    concurrency: CONCURRENCY,
     baselineRequestsPerSecond: Math.round(base),
     simulatedRequestsPerSecond: Math.round(sim.perSecond),
     ratioToBaseline: Number((sim.perSecond / base).toFixed(3)),
     simulatedMs: sim.simulatedMs
   }
 }
+
+/** Runs the benchmark and returns its figures. */
+export const run = async () => ({
+  requests: N,
+  concurrency: CONCURRENCY,
+  latencyMs: 100,
+  transport: await measure("fetch"),
+  sdk: await measure("sdk")
+})
