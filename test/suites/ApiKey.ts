@@ -6,7 +6,7 @@ import type { AnthropicError } from "@ballast/anthropic"
 import { Catalogue, Fault, Simulator } from "@ballast/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, FiberRef, HashSet, Inspectable, Layer, Logger } from "effect"
-import { API_KEY, consume, inProcessClient, loopbackClient, params } from "./utils.js"
+import { API_KEY, consume, inProcessClient, loopbackClient, params } from "../utils.js"
 
 /** Pieces of the key: a partial leak (a prefix cut, a suffix) is a leak too. */
 const fragments = [API_KEY, API_KEY.slice(0, 24), "BALLASTe2eSECRET", API_KEY.slice(-16)]
@@ -76,75 +76,78 @@ const assertNeverLeaks = (error: AnthropicError.AnthropicError) =>
     for (const line of lines) assertNoKey(line, `${error._tag}: log line`)
   })
 
-describe("the API key never leaks", () => {
-  const echo = `the key you sent: ${API_KEY}`
-  const script: ReadonlyArray<Fault.Fault> = [
-    ...Catalogue.entries.map((entry) => Fault.status(entry.status)),
-    Fault.status(418),
-    // the server echoes the key back: in the message, in a non-JSON body, in a header
-    Fault.status(401, { message: echo }),
-    Fault.raw(502, `<html>${echo}</html>`, { headers: { "x-echo": API_KEY } }),
-    Fault.reset()
-  ]
+/** Registers the suite (see `e2e.test.ts`). */
+export const suite = (): void => {
+  describe("the API key never leaks", () => {
+    const echo = `the key you sent: ${API_KEY}`
+    const script: ReadonlyArray<Fault.Fault> = [
+      ...Catalogue.entries.map((entry) => Fault.status(entry.status)),
+      Fault.status(418),
+      // the server echoes the key back: in the message, in a non-JSON body, in a header
+      Fault.status(401, { message: echo }),
+      Fault.raw(502, `<html>${echo}</html>`, { headers: { "x-echo": API_KEY } }),
+      Fault.reset()
+    ]
 
-  it.effect("every error of the catalogue, an unknown status, echoed keys and a reset, in process", () => {
-    const spy = spiedSimulator({ script })
-    return Effect.gen(function*() {
-      const client = yield* inProcessClient
-      const tags: Array<string> = []
-      for (let i = 0; i < script.length; i++) {
-        const error = yield* Effect.flip(client.messages.create(params()))
-        tags.push(error._tag)
-        yield* assertNeverLeaks(error)
-      }
-      assert.deepStrictEqual(tags, [
-        "InvalidRequest",
-        "AuthenticationFailed",
-        "BillingError",
-        "PermissionDenied",
-        "NotFound",
-        "RequestTimeout",
-        "Conflict",
-        "RequestTooLarge",
-        "RateLimited",
-        "ApiError",
-        "ServiceUnavailable",
-        "GatewayTimeout",
-        "Overloaded",
-        "UnknownApiError",
-        "AuthenticationFailed",
-        "UnknownApiError",
-        "ConnectionFailed"
-      ])
-      // The test means something only if the key did travel to the simulator.
-      assert.strictEqual(spy.authorizations.length, script.length)
-      for (const authorization of spy.authorizations) assert.strictEqual(authorization, `Bearer ${API_KEY}`)
-    }).pipe(Effect.provide(spy.layer))
-  })
-
-  it.scopedLive("over HTTP: an echoed key, a reset and an in-stream overload", () => {
-    const http = spiedSimulator({
-      script: [
-        Fault.status(401, { message: echo }),
-        Fault.raw(502, `<html>${echo}</html>`),
-        Fault.reset(),
-        Fault.streamError({ afterDeltas: 1, message: echo })
-      ]
+    it.effect("every error of the catalogue, an unknown status, echoed keys and a reset, in process", () => {
+      const spy = spiedSimulator({ script })
+      return Effect.gen(function*() {
+        const client = yield* inProcessClient
+        const tags: Array<string> = []
+        for (let i = 0; i < script.length; i++) {
+          const error = yield* Effect.flip(client.messages.create(params()))
+          tags.push(error._tag)
+          yield* assertNeverLeaks(error)
+        }
+        assert.deepStrictEqual(tags, [
+          "InvalidRequest",
+          "AuthenticationFailed",
+          "BillingError",
+          "PermissionDenied",
+          "NotFound",
+          "RequestTimeout",
+          "Conflict",
+          "RequestTooLarge",
+          "RateLimited",
+          "ApiError",
+          "ServiceUnavailable",
+          "GatewayTimeout",
+          "Overloaded",
+          "UnknownApiError",
+          "AuthenticationFailed",
+          "UnknownApiError",
+          "ConnectionFailed"
+        ])
+        // The test means something only if the key did travel to the simulator.
+        assert.strictEqual(spy.authorizations.length, script.length)
+        for (const authorization of spy.authorizations) assert.strictEqual(authorization, `Bearer ${API_KEY}`)
+      }).pipe(Effect.provide(spy.layer))
     })
-    return Effect.gen(function*() {
-      const client = yield* loopbackClient
-      const errors = [
-        yield* Effect.flip(client.messages.create(params())),
-        yield* Effect.flip(client.messages.create(params())),
-        yield* Effect.flip(client.messages.create(params())),
-        yield* Effect.flip((yield* consume(client)).result)
-      ]
-      assert.deepStrictEqual(
-        errors.map((e) => e._tag),
-        ["AuthenticationFailed", "UnknownApiError", "ConnectionFailed", "Overloaded"]
-      )
-      for (const error of errors) yield* assertNeverLeaks(error)
-      assert.deepStrictEqual(http.authorizations, Array(4).fill(`Bearer ${API_KEY}`))
-    }).pipe(Effect.provide(http.layer))
+
+    it.scopedLive("over HTTP: an echoed key, a reset and an in-stream overload", () => {
+      const http = spiedSimulator({
+        script: [
+          Fault.status(401, { message: echo }),
+          Fault.raw(502, `<html>${echo}</html>`),
+          Fault.reset(),
+          Fault.streamError({ afterDeltas: 1, message: echo })
+        ]
+      })
+      return Effect.gen(function*() {
+        const client = yield* loopbackClient
+        const errors = [
+          yield* Effect.flip(client.messages.create(params())),
+          yield* Effect.flip(client.messages.create(params())),
+          yield* Effect.flip(client.messages.create(params())),
+          yield* Effect.flip((yield* consume(client)).result)
+        ]
+        assert.deepStrictEqual(
+          errors.map((e) => e._tag),
+          ["AuthenticationFailed", "UnknownApiError", "ConnectionFailed", "Overloaded"]
+        )
+        for (const error of errors) yield* assertNeverLeaks(error)
+        assert.deepStrictEqual(http.authorizations, Array(4).fill(`Bearer ${API_KEY}`))
+      }).pipe(Effect.provide(http.layer))
+    })
   })
-})
+}

@@ -17,7 +17,7 @@ import {
   streamText,
   type Transport,
   transports
-} from "./utils.js"
+} from "../utils.js"
 
 interface Scenario {
   readonly name: string
@@ -131,26 +131,29 @@ const scenarios: ReadonlyArray<Scenario> = [
   }
 ]
 
-describe("the same fault script gives the same outcome on both transports", () => {
-  for (const scenario of scenarios) {
-    it.live(scenario.name, () =>
-      Effect.gen(function*() {
-        const [inProcess, loopback] = yield* Effect.forEach(transports, (transport) => run(transport, scenario))
-        for (const [transport, seen] of [["in-process", inProcess!], ["loopback", loopback!]] as const) {
-          assert.deepStrictEqual(
-            seen.calls.map((c) => [c.status, c.errorType, c.outcome] as const),
-            scenario.expected.calls,
-            `calls (${transport})`
-          )
-          assert.deepStrictEqual(
-            seen.calls.map((c) => c.requestId),
-            scenario.expected.calls.map((_, i) => `req_sim_00000${i + 1}`)
-          )
-          assert.isTrue(seen.calls.every((c) => !c.aborted), `no call aborted (${transport})`)
-          assert.strictEqual(label(seen.result), scenario.expected.result, `result (${transport})`)
-        }
-        assert.deepStrictEqual(loopback!.calls, inProcess!.calls)
-        assert.deepStrictEqual(loopback!.result, inProcess!.result)
-      }))
-  }
-})
+/** Registers the suite (see `e2e.test.ts`). */
+export const suite = (): void => {
+  describe("the same fault script gives the same outcome on both transports", () => {
+    for (const scenario of scenarios) {
+      it.live(scenario.name, () =>
+        Effect.gen(function*() {
+          const [inProcess, loopback] = yield* Effect.forEach(transports, (transport) => run(transport, scenario))
+          for (const [transport, seen] of [["in-process", inProcess!], ["loopback", loopback!]] as const) {
+            assert.deepStrictEqual(
+              seen.calls.map((c) => [c.status, c.errorType, c.outcome] as const),
+              scenario.expected.calls,
+              `calls (${transport})`
+            )
+            assert.deepStrictEqual(
+              seen.calls.map((c) => c.requestId),
+              scenario.expected.calls.map((_, i) => `req_sim_00000${i + 1}`)
+            )
+            assert.isTrue(seen.calls.every((c) => !c.aborted), `no call aborted (${transport})`)
+            assert.strictEqual(label(seen.result), scenario.expected.result, `result (${transport})`)
+          }
+          assert.deepStrictEqual(loopback!.calls, inProcess!.calls)
+          assert.deepStrictEqual(loopback!.result, inProcess!.result)
+        }))
+    }
+  })
+}

@@ -1,0 +1,24 @@
+/**
+ * The end-to-end tests: the unmodified official SDK, inside `AnthropicClient`, against the
+ * simulator, in process (on the Effect Clock) and over HTTP on 127.0.0.1.
+ *
+ * The suites live in `suites/` and are registered from this one test file on purpose: vitest runs
+ * every test file in its own process, and loading effect, the SDK and @effect/platform-node costs
+ * about 2 s per process, which would more than double the wall time of this folder.
+ */
+import * as ApiKey from "./suites/ApiKey.js"
+import * as Errors from "./suites/Errors.js"
+import * as Interruption from "./suites/Interruption.js"
+import * as RetryTiming from "./suites/RetryTiming.js"
+import * as Transports from "./suites/Transports.js"
+
+/** Every catalogue status, unknown statuses, raw bodies, resets and in-stream errors → the right tagged error. */
+Errors.suite()
+/** `Retry.retry` under TestClock and `Random.fixed`: exact attempt times, a 400 once, a deadline. */
+RetryTiming.suite()
+/** The same fault script gives the same outcome in process and over 127.0.0.1. */
+Transports.suite()
+/** Interrupting a call or a stream consumer aborts its request, on both transports. */
+Interruption.suite()
+/** The API key never appears in an error's renderings or in a log line. */
+ApiKey.suite()
