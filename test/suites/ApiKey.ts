@@ -93,13 +93,13 @@ export const suite = (): void => {
       const spy = spiedSimulator({ script })
       return Effect.gen(function*() {
         const client = yield* inProcessClient
-        const tags: Array<string> = []
+        const errors: Array<AnthropicError.AnthropicError> = []
         for (let i = 0; i < script.length; i++) {
           const error = yield* Effect.flip(client.messages.create(params()))
-          tags.push(error._tag)
+          errors.push(error)
           yield* assertNeverLeaks(error)
         }
-        assert.deepStrictEqual(tags, [
+        assert.deepStrictEqual(errors.map((e) => e._tag), [
           "InvalidRequest",
           "AuthenticationFailed",
           "BillingError",
@@ -118,7 +118,10 @@ export const suite = (): void => {
           "UnknownApiError",
           "ConnectionFailed"
         ])
-        // The test means something only if the key did travel to the simulator.
+        // The echoes did reach the client (with the key taken out of them)...
+        assert.include(errors[14]!.message, "the key you sent:")
+        assert.include(errors[15]!.message, "<html>the key you sent:")
+        // ...and the test means something only if the key did travel to the simulator.
         assert.strictEqual(spy.authorizations.length, script.length)
         for (const authorization of spy.authorizations) assert.strictEqual(authorization, `Bearer ${API_KEY}`)
       }).pipe(Effect.provide(spy.layer))
@@ -146,6 +149,7 @@ export const suite = (): void => {
           ["AuthenticationFailed", "UnknownApiError", "ConnectionFailed", "Overloaded"]
         )
         for (const error of errors) yield* assertNeverLeaks(error)
+        assert.include(errors[3]!.message, "the key you sent:")
         assert.deepStrictEqual(http.authorizations, Array(4).fill(`Bearer ${API_KEY}`))
       }).pipe(Effect.provide(http.layer))
     })
