@@ -107,11 +107,14 @@ describe("Catalogue", () => {
       const c = yield* call
       assert.strictEqual(c.constructor.name, "ContractSpendLimitReachedError")
       assert.strictEqual(c.errorCode, "contract_spend_limit_reached")
+      const d = yield* call
+      assert.strictEqual(d.headers?.get("retry-after"), "7", "a scripted header replaces the default whatever its case")
     }).pipe(Effect.provide(Simulator.layer({
       script: [
         Fault.overloaded({ retryAfter: "2.5 seconds", retryAfterMs: "2500 millis", shouldRetry: false, message: "Busy" }),
         Fault.rateLimited({ retryAfter: null, shouldRetry: null, headers: { "x-extra": "1" } }),
-        Fault.rateLimited({ errorCode: "contract_spend_limit_reached" })
+        Fault.rateLimited({ errorCode: "contract_spend_limit_reached" }),
+        Fault.rateLimited({ headers: { "Retry-After": "7" } })
       ]
     }))))
 })

@@ -370,7 +370,7 @@ class SimulatorImpl implements Service {
     const retryAfter = fault.retryAfter === undefined ? Option.getOrNull(entry.retryAfter) : fault.retryAfter
     if (retryAfter !== null) headers["retry-after"] = String(retryAfter)
     if (fault.retryAfterMs !== undefined) headers["retry-after-ms"] = String(fault.retryAfterMs)
-    if (fault.headers !== undefined) Object.assign(headers, fault.headers)
+    if (fault.headers !== undefined) setHeaders(headers, fault.headers)
     const body = Catalogue.body({
       type,
       message: fault.message ?? entry.message,
@@ -386,9 +386,7 @@ class SimulatorImpl implements Service {
       "content-type": "text/plain; charset=utf-8",
       "request-id": state.requestId
     }
-    if (fault.headers !== undefined) {
-      for (const key of Object.keys(fault.headers)) headers[key.toLowerCase()] = fault.headers[key]!
-    }
+    if (fault.headers !== undefined) setHeaders(headers, fault.headers)
     return { _tag: "Json", status: fault.status, headers, body: fault.body }
   }
 
@@ -438,6 +436,11 @@ class SimulatorImpl implements Service {
     }, this.timer.sleep)
     return { _tag: "EventStream", status: 200, headers, events }
   }
+}
+
+/** Scripted headers replace the defaults whatever their case (`Retry-After` replaces `retry-after`). */
+const setHeaders = (headers: Record<string, string>, extra: Readonly<Record<string, string>>): void => {
+  for (const key of Object.keys(extra)) headers[key.toLowerCase()] = extra[key]!
 }
 
 const snapshot = (s: CallState): CallRecord => ({
