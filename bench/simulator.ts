@@ -1,20 +1,24 @@
 /**
  * Throughput of the in-process transport under `TestClock`.
  *
- * Measured: `N` `messages.create` calls through the real official SDK (maxRetries 0) whose
- * `fetch` is the simulator's in-process transport; every call has 100 ms of simulated latency,
- * `CONCURRENCY` run at once, and the `TestClock` is advanced until all are done.
+ * Measured: `N` requests, `CONCURRENCY` at a time (plain promise workers, so the driver adds no
+ * fibers of its own), each answered by the simulator after 100 ms of simulated latency, while an
+ * Effect loop advances the `TestClock` until all are done. Two paths:
+ * - transport: the in-process `fetch` called directly, body read with `json()`;
+ * - sdk: the real official SDK (`maxRetries: 0`) `messages.create` over that `fetch`.
  *
- * Baseline, in the same run: the same SDK calls against a `fetch` stub that returns one canned
- * JSON response at once (no simulator, no clock) — the cost of the SDK itself. The ratio says
- * how much the simulator (script, capacity model, call log, clock) adds on top.
+ * Baseline, in the same run and process: the same path over a stub `fetch` that answers one
+ * canned JSON `Response` at once (no simulator, no clock). The ratio shows what the simulator
+ * and the simulated clock add on top of the cheapest possible `fetch`.
  */
 import Anthropic from "@anthropic-ai/sdk"
 import { InProcess, Simulator } from "@ballast/testing"
-import { Effect, Fiber, TestClock, TestContext } from "effect"
+import { Effect, TestClock, TestContext } from "effect"
 
 const N = Number(process.env.BENCH_N ?? 20_000)
-const CONCURRENCY = 500
+const CONCURRENCY = Number(process.env.BENCH_C ?? 500)
+const LATENCY_MS = 100
+
 const params = {
   model: "claude-sonnet-5-5",
   max_tokens: 64,
@@ -32,70 +36,75 @@ const cannedBody = JSON.stringify({
   usage: { input_tokens: 1, output_tokens: 1 }
 })
 
-type Call = () => Promise<unknown>
-
 const requestInit = {
   method: "POST",
-  headers: { "content-type": "application/json", "x-api-key": "bench", "anthropic-version": "2023-06-01" },
+  headers: new Headers({ "content-type": "application/json", "x-api-key": "bench", "anthropic-version": "2023-06-01" }),
   body: JSON.stringify(params)
 }
 
-/** How one request is made: through the real SDK, or straight through the `fetch` (the transport alone). */
-const callsOf = (fetch: typeof globalThis.fetch, via: "sdk" | "fetch"): Call => {
-  if (via === "fetch") return () => fetch("http://simulator.local/v1/messages", requestInit).then((r) => r.json())
+type Path = "transport" | "sdk"
+type Call = () => Promise<unknown>
+
+/** How one request is made: straight through the `fetch` (the transport alone), or through the real SDK. */
+const callOf = (fetch: typeof globalThis.fetch, path: Path): Call => {
+  if (path === "transport") return () => fetch("http://simulator.local/v1/messages", requestInit).then((r) => r.json())
   const client = new Anthropic({ apiKey: "bench", fetch, maxRetries: 0 })
   return () => client.messages.create(params)
 }
 
-const runCalls = (call: Call, n: number) =>
-  Effect.forEach(Array.from({ length: n }, (_, i) => i), () => Effect.promise(call), {
-    concurrency: CONCURRENCY,
-    discard: true
-  })
+/** Runs `n` calls, `CONCURRENCY` at a time; resolves with how many succeeded. */
+const pool = async (call: Call, n: number): Promise<number> => {
+  let next = 0
+  let ok = 0
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next++ < n) {
+      await call()
+      ok++
+    }
+  }))
+  return ok
+}
 
-/** Requests per wall-clock second over a stub `fetch` that answers one canned response at once. */
-const baseline = async (n: number, via: "sdk" | "fetch"): Promise<number> => {
+/** Requests per wall-clock second over a stub `fetch` answering a canned response at once. */
+const baseline = async (n: number, path: Path): Promise<number> => {
   const fetch: typeof globalThis.fetch = async () =>
     new Response(cannedBody, { status: 200, headers: { "content-type": "application/json", "request-id": "req_1" } })
-  const call = callsOf(fetch, via)
+  const call = callOf(fetch, path)
   const start = performance.now()
-  await Effect.runPromise(runCalls(call, n))
+  const ok = await pool(call, n)
+  if (ok !== n) throw new Error(`baseline: ${ok} of ${n} calls succeeded`)
   return n / ((performance.now() - start) / 1000)
 }
 
 /** Requests per wall-clock second over the in-process simulator, under TestClock. */
-const simulated = async (n: number, via: "sdk" | "fetch"): Promise<{ perSecond: number; simulatedMs: number; ok: number }> => {
-  const program = Effect.gen(function*() {
-    const call = callsOf(yield* InProcess.fetch, via)
+const simulated = (n: number, path: Path): Promise<{ perSecond: number; simulatedMs: number }> =>
+  Effect.gen(function*() {
+    const call = callOf(yield* InProcess.fetch, path)
     const start = performance.now()
-    const fiber = yield* Effect.fork(runCalls(call, n))
-    while ((yield* Fiber.poll(fiber))._tag === "None") {
-      yield* TestClock.adjust("100 millis")
-    }
-    yield* Fiber.join(fiber)
+    const outcome: { result?: number | Error } = {}
+    pool(call, n).then((ok) => (outcome.result = ok), (e) => (outcome.result = e))
+    while (outcome.result === undefined) yield* TestClock.adjust(LATENCY_MS)
     const wall = performance.now() - start
+    const result = outcome.result
+    if (result instanceof Error) return yield* Effect.die(result)
     const calls = yield* Simulator.calls
-    return {
-      perSecond: n / (wall / 1000),
-      simulatedMs: yield* TestClock.currentTimeMillis,
-      ok: calls.filter((c) => c.outcome === "ok").length
+    const answered = calls.filter((c) => c.outcome === "ok").length
+    if (result !== n || answered !== n) {
+      return yield* Effect.dieMessage(`simulated: ${result} of ${n} calls succeeded, simulator answered ${answered}`)
     }
-  })
-  return Effect.runPromise(
-    program.pipe(
-      Effect.provide(Simulator.layer({ latency: "100 millis" })),
-      Effect.provide(TestContext.TestContext)
-    )
+    return { perSecond: n / (wall / 1000), simulatedMs: yield* TestClock.currentTimeMillis }
+  }).pipe(
+    Effect.provide(Simulator.layer({ latency: LATENCY_MS })),
+    Effect.provide(TestContext.TestContext),
+    Effect.runPromise
   )
-}
 
-const measure = async (via: "sdk" | "fetch") => {
-  // Warm up both paths (JIT), then measure.
-  await baseline(2_000, via)
-  await simulated(2_000, via)
-  const base = await baseline(N, via)
-  const sim = await simulated(N, via)
-  if (sim.ok !== N) throw new Error(`expected ${N} successful calls, the simulator logged ${sim.ok}`)
+const measure = async (path: Path) => {
+  // Warm up both sides (JIT), then measure.
+  await baseline(2_000, path)
+  await simulated(2_000, path)
+  const base = await baseline(N, path)
+  const sim = await simulated(N, path)
   return {
     baselineRequestsPerSecond: Math.round(base),
     simulatedRequestsPerSecond: Math.round(sim.perSecond),
@@ -108,7 +117,7 @@ const measure = async (via: "sdk" | "fetch") => {
 export const run = async () => ({
   requests: N,
   concurrency: CONCURRENCY,
-  latencyMs: 100,
-  transport: await measure("fetch"),
+  latencyMs: LATENCY_MS,
+  transport: await measure("transport"),
   sdk: await measure("sdk")
 })

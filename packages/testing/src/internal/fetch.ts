@@ -13,6 +13,7 @@ import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import type { EventStreamResponse, Service, SimRequest, SimResponse } from "../Simulator.js"
 import * as LightResponse from "./lightResponse.js"
+import { SimulatorImpl } from "./simulator.js"
 
 /** @internal */
 export interface FetchOptions {
@@ -53,7 +54,12 @@ export const make = (
   options: FetchOptions
 ): typeof globalThis.fetch => {
   const runFork = Runtime.runFork(runtime)
+  const clock = Runtime.runSync(runtime)(Effect.clock)
   const light = options.responses === "light"
+
+  const fork = (effect: Effect.Effect<void>) => runFork(effect)
+  // Calls wait on plain callbacks, not one fiber each, when the simulator is the built-in one.
+  const fast = simulator instanceof SimulatorImpl ? simulator : undefined
 
   const send = (request: SimRequest, url: string, signal: AbortSignal | null | undefined): Promise<Response> =>
     new Promise<Response>((resolve, reject) => {
@@ -61,52 +67,48 @@ export const make = (
         reject(abortReason(signal))
         return
       }
-      const fiber = runFork(simulator.handle(request))
       let settled = false
       let onAbort: (() => void) | undefined
-      if (signal) {
-        onAbort = () => {
-          if (settled) return
-          settled = true
-          fiber.unsafeInterruptAsFork(FiberId.none)
-          reject(abortReason(signal))
-        }
-        signal.addEventListener("abort", onAbort, { once: true })
-      }
-      fiber.addObserver((exit: Exit.Exit<SimResponse>) => {
+      const respond = (response: SimResponse) => {
         if (settled) return
-        if (Exit.isFailure(exit)) {
-          settled = true
-          if (onAbort) signal!.removeEventListener("abort", onAbort)
-          reject(Cause.squash(exit.cause))
-          return
-        }
-        const response = exit.value
+        settled = true
+        if (onAbort) signal!.removeEventListener("abort", onAbort)
         switch (response._tag) {
-          case "Json": {
-            settled = true
-            if (onAbort) signal!.removeEventListener("abort", onAbort)
-            resolve(
+          case "Json":
+            return resolve(
               light
                 ? LightResponse.make(response.status, response.headers, url, response.body)
                 : new Response(response.body, { status: response.status, headers: response.headers })
             )
-            return
-          }
-          case "ConnectionReset": {
-            settled = true
-            if (onAbort) signal!.removeEventListener("abort", onAbort)
-            reject(connectionReset())
-            return
-          }
-          case "EventStream": {
-            settled = true
-            if (onAbort) signal!.removeEventListener("abort", onAbort)
-            resolve(eventStream(response, signal))
-            return
-          }
+          case "ConnectionReset":
+            return reject(connectionReset())
+          case "EventStream":
+            return resolve(eventStream(response, signal))
         }
-      })
+      }
+      let cancel: () => void
+      if (fast !== undefined) {
+        cancel = fast.handleCallback(request, clock, fork, respond)
+      } else {
+        const fiber = runFork(simulator.handle(request))
+        fiber.addObserver((exit: Exit.Exit<SimResponse>) => {
+          if (Exit.isSuccess(exit)) return respond(exit.value)
+          if (settled) return
+          settled = true
+          if (onAbort) signal!.removeEventListener("abort", onAbort)
+          reject(Cause.squash(exit.cause))
+        })
+        cancel = () => fiber.unsafeInterruptAsFork(FiberId.none)
+      }
+      if (signal && !settled) {
+        onAbort = () => {
+          if (settled) return
+          settled = true
+          cancel()
+          reject(abortReason(signal))
+        }
+        signal.addEventListener("abort", onAbort, { once: true })
+      }
     })
 
   const eventStream = (response: EventStreamResponse, signal: AbortSignal | null | undefined): Response => {

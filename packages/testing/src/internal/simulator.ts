@@ -1,7 +1,7 @@
 /**
  * The simulator model. Kept imperative on purpose: one call is a few synchronous steps
- * (route, pick a fault, validate, admit) and at most one `Effect.sleep`, so the per-request
- * cost stays in the low microseconds. State is plain mutable data, which is safe because
+ * (route, pick a fault, validate, admit) giving a response now or a `Later` one (a latency,
+ * waited on the shared `Timer`), so the per-request cost stays in the low microseconds. State is plain mutable data, which is safe because
  * every mutation happens synchronously inside one Effect step.
  *
  * @internal
@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import * as Catalogue from "../Catalogue.js"
 import * as Fault from "../Fault.js"
 import type * as Script from "../Script.js"
@@ -59,7 +60,20 @@ const pad = (n: number): string => (n < 1_000_000 ? String(n).padStart(6, "0") :
 
 const JSON_TYPE = "application/json"
 
-class SimulatorImpl implements Service {
+/** A response due after `latency` ms of the clock; `abort` records that the client went away first. */
+interface Later {
+  readonly _tag: "Later"
+  readonly now: number
+  readonly latency: number
+  readonly produce: (now: number) => SimResponse
+  readonly abort: (now: number) => void
+}
+
+/** What one call gets: a response now, or one later. */
+type Plan = SimResponse | Later
+
+/** @internal */
+export class SimulatorImpl implements Service {
   private count = 0
   private readonly log: Array<CallState> = []
   private readonly timer = Timer.make()
@@ -96,7 +110,47 @@ class SimulatorImpl implements Service {
   // Service
 
   readonly handle = (request: SimRequest): Effect.Effect<SimResponse> =>
-    Effect.clockWith((clock) => this.run(request, clock))
+    Effect.clockWith((clock) => {
+      const plan = this.run(request, clock)
+      if (plan._tag !== "Later") return Effect.succeed(plan)
+      return Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+        Effect.async<SimResponse>((resume) => {
+          const cancel = this.timer.schedule(
+            Runtime.runFork(runtime),
+            plan.now,
+            plan.latency,
+            () => resume(Effect.sync(() => plan.produce(clock.unsafeCurrentTimeMillis())))
+          )
+          return Effect.sync(() => {
+            cancel()
+            plan.abort(clock.unsafeCurrentTimeMillis())
+          })
+        }))
+    })
+
+  /**
+   * The in-process transport's fast path: no fiber per call. `respond` gets the response (at
+   * once or when its latency has passed on the clock of `fork`'s runtime); the returned
+   * function aborts the call (the client went away) and must not be called after `respond`.
+   */
+  readonly handleCallback = (
+    request: SimRequest,
+    clock: Clock.Clock,
+    fork: Timer.Fork,
+    respond: (response: SimResponse) => void
+  ): () => void => {
+    const plan = this.run(request, clock)
+    if (plan._tag !== "Later") {
+      respond(plan)
+      return () => {}
+    }
+    const cancel = this.timer.schedule(fork, plan.now, plan.latency, () =>
+      respond(plan.produce(clock.unsafeCurrentTimeMillis())))
+    return () => {
+      cancel()
+      plan.abort(clock.unsafeCurrentTimeMillis())
+    }
+  }
 
   readonly calls: Effect.Effect<ReadonlyArray<CallRecord>> = Effect.sync(() =>
     (this.maxCalls === undefined ? this.log : this.log.slice(-this.maxCalls)).map(snapshot)
@@ -132,7 +186,7 @@ class SimulatorImpl implements Service {
     return this.capacity
   }
 
-  private run(request: SimRequest, clock: Clock.Clock): Effect.Effect<SimResponse> {
+  private run(request: SimRequest, clock: Clock.Clock): Plan {
     const now = clock.unsafeCurrentTimeMillis()
     const capacity = this.capacityAt(now)
     const n = ++this.count
@@ -181,11 +235,11 @@ class SimulatorImpl implements Service {
     if (fault !== undefined) {
       switch (fault._tag) {
         case "Status":
-          return this.later(state, fault.latency ?? 0, clock, undefined, (t) => this.scriptedStatus(state, fault, t))
+          return this.later(state, fault.latency ?? 0, now, undefined, (t) => this.scriptedStatus(state, fault, t))
         case "Raw":
-          return this.later(state, fault.latency ?? 0, clock, undefined, (t) => this.raw(state, fault, t))
+          return this.later(state, fault.latency ?? 0, now, undefined, (t) => this.raw(state, fault, t))
         case "Reset":
-          return this.later(state, fault.latency ?? 0, clock, undefined, (t) => {
+          return this.later(state, fault.latency ?? 0, now, undefined, (t) => {
             this.settle(state, undefined, "reset", undefined, "script", t)
             return { _tag: "ConnectionReset" }
           })
@@ -194,34 +248,28 @@ class SimulatorImpl implements Service {
 
     // 2. Request validation.
     if (request.headers.get("x-api-key") === null && request.headers.get("authorization") === null) {
-      return Effect.succeed(
-        this.error(state, now, 401, "authentication_error", "x-api-key header is required", "request")
-      )
+      return this.error(state, now, 401, "authentication_error", "x-api-key header is required", "request")
     }
     switch (route.endpoint) {
       case "unknown":
-        return Effect.succeed(this.error(state, now, 404, "not_found_error", "Not Found", "request"))
+        return this.error(state, now, 404, "not_found_error", "Not Found", "request")
       case "models":
-        return this.later(state, fault?.latency ?? 0, clock, undefined, (t) => this.modelsAnswer(state, route, query, t))
+        return this.later(state, fault?.latency ?? 0, now, undefined, (t) => this.modelsAnswer(state, route, query, t))
     }
     if (badJson) {
-      return Effect.succeed(
-        this.error(state, now, 400, "invalid_request_error", "Request body is not valid JSON.", "request")
-      )
+      return this.error(state, now, 400, "invalid_request_error", "Request body is not valid JSON.", "request")
     }
     const invalid = validate(route.endpoint, body)
     if (invalid !== undefined) {
-      return Effect.succeed(this.error(state, now, 400, "invalid_request_error", invalid, "request"))
+      return this.error(state, now, 400, "invalid_request_error", invalid, "request")
     }
     const messages = body as MessagesRequest
     if (!this.modelsById.has(messages.model)) {
-      return Effect.succeed(
-        this.error(state, now, 404, "not_found_error", `model: ${messages.model}`, "request")
-      )
+      return this.error(state, now, 404, "not_found_error", `model: ${messages.model}`, "request")
     }
     const input = Messages.inputTokens(messages)
     if (route.endpoint === "count_tokens") {
-      return this.later(state, fault?.latency ?? 0, clock, undefined, (t) =>
+      return this.later(state, fault?.latency ?? 0, now, undefined, (t) =>
         this.json(state, t, 200, `{"input_tokens":${input}}`, "ok", undefined, "model", undefined))
     }
 
@@ -230,13 +278,13 @@ class SimulatorImpl implements Service {
     const completion = Messages.complete(text, messages.max_tokens, input)
     const admission = capacity.admit(now, input + completion.outputTokens)
     if (admission._tag === "Overloaded") {
-      return Effect.succeed(this.error(state, now, 529, "overloaded_error", "Overloaded", "capacity"))
+      return this.error(state, now, 529, "overloaded_error", "Overloaded", "capacity")
     }
     if (admission._tag === "RateLimited") {
       const limit = admission.limit === "requests"
         ? `${capacity.config.requestsPerMinute} requests per minute`
         : `${capacity.config.tokensPerMinute} tokens per minute`
-      return Effect.succeed(this.error(
+      return this.error(
         state,
         now,
         429,
@@ -244,7 +292,7 @@ class SimulatorImpl implements Service {
         `This request would exceed your organization's rate limit of ${limit}. Please try again later.`,
         "capacity",
         { "retry-after": String(admission.retryAfterSeconds) }
-      ))
+      )
     }
 
     // 4. A normal answer (or a stream fault), after the latency.
@@ -252,13 +300,13 @@ class SimulatorImpl implements Service {
     const latency = fault?.latency ?? this.latency
     const id = "msg_sim_" + pad(n)
     if (!state.stream) {
-      return this.later(state, latency, clock, release, (t) => {
+      return this.later(state, latency, now, release, (t) => {
         release()
         return this.json(state, t, 200, Messages.messageJson(id, messages.model, completion), "ok", undefined, "model", undefined)
       })
     }
     const streamFault = fault !== undefined && Fault.isStreamFault(fault) ? fault : undefined
-    return this.later(state, latency, clock, release, (t) => this.eventStream(state, t, clock, id, messages.model, completion, streamFault, release))
+    return this.later(state, latency, now, release, (t) => this.eventStream(state, t, clock, id, messages.model, completion, streamFault, release))
   }
 
   private pick(state: CallState): Fault.Fault | undefined {
@@ -282,25 +330,26 @@ class SimulatorImpl implements Service {
     for (const w of ready) Deferred.unsafeDone(w.deferred, Exit.void)
   }
 
-  /** Answer after `latency` ms; if interrupted meanwhile, the call is aborted. */
+  /** Answer after `latency` ms; if the client goes away meanwhile, the call is aborted. */
   private later(
     state: CallState,
     latency: number,
-    clock: Clock.Clock,
+    now: number,
     onAbort: (() => void) | undefined,
     produce: (now: number) => SimResponse
-  ): Effect.Effect<SimResponse> {
-    if (latency <= 0) return Effect.succeed(produce(clock.unsafeCurrentTimeMillis()))
-    return this.timer.sleep(latency).pipe(
-      Effect.zipRight(Effect.sync(() => produce(clock.unsafeCurrentTimeMillis()))),
-      Effect.onInterrupt(() =>
-        Effect.sync(() => {
-          state.aborted = true
-          state.endedAt = clock.unsafeCurrentTimeMillis()
-          onAbort?.()
-        })
-      )
-    )
+  ): Plan {
+    if (latency <= 0) return produce(now)
+    return {
+      _tag: "Later",
+      now,
+      latency,
+      produce,
+      abort: (at) => {
+        state.aborted = true
+        state.endedAt = at
+        onAbort?.()
+      }
+    }
   }
 
   private settle(
