@@ -4,16 +4,9 @@
  *
  * @internal
  */
+import type { MessagesRequest } from "../Simulator.js"
 
-/** @internal */
-export interface MessagesBody {
-  readonly model: string
-  readonly max_tokens: number
-  readonly messages: ReadonlyArray<{ readonly role?: unknown; readonly content?: unknown }>
-  readonly system?: unknown
-  readonly stream?: unknown
-  readonly [key: string]: unknown
-}
+type MessagesBody = MessagesRequest
 
 const textLength = (content: unknown): number => {
   if (typeof content === "string") return content.length
