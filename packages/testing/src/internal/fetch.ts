@@ -57,7 +57,6 @@ export const make = (
   const clock = Runtime.runSync(runtime)(Effect.clock)
   const light = options.responses === "light"
 
-  const fork = (effect: Effect.Effect<void>) => runFork(effect)
   // Calls wait on plain callbacks, not one fiber each, when the simulator is the built-in one.
   const fast = simulator instanceof SimulatorImpl ? simulator : undefined
 
@@ -88,7 +87,7 @@ export const make = (
       }
       let cancel: () => void
       if (fast !== undefined) {
-        cancel = fast.handleCallback(request, clock, fork, respond)
+        cancel = fast.handleCallback(request, clock, runFork, respond)
       } else {
         const fiber = runFork(simulator.handle(request))
         fiber.addObserver((exit: Exit.Exit<SimResponse>) => {

@@ -110,26 +110,18 @@ export class SimulatorImpl implements Service {
   // Service
 
   readonly handle = (request: SimRequest): Effect.Effect<SimResponse> =>
-    Effect.clockWith((clock) => {
-      const plan = this.run(request, clock)
-      if (plan._tag !== "Later") return Effect.succeed(plan)
-      return Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+    Effect.clockWith((clock) =>
+      Effect.flatMap(Effect.runtime<never>(), (runtime) =>
         Effect.async<SimResponse>((resume) => {
-          const cancel = this.timer.schedule(
-            Runtime.runFork(runtime),
-            plan.now,
-            plan.latency,
-            () => resume(Effect.sync(() => plan.produce(clock.unsafeCurrentTimeMillis())))
-          )
-          return Effect.sync(() => {
-            cancel()
-            plan.abort(clock.unsafeCurrentTimeMillis())
-          })
+          const abort = this.handleCallback(request, clock, Runtime.runFork(runtime), (response) =>
+            resume(Effect.succeed(response)))
+          return Effect.sync(abort)
         }))
-    })
+    )
 
   /**
-   * The in-process transport's fast path: no fiber per call. `respond` gets the response (at
+   * One call, without a fiber: `handle` runs on it, and the in-process transport calls it
+   * directly so in-flight calls cost no fiber each. `respond` gets the response (at
    * once or when its latency has passed on the clock of `fork`'s runtime); the returned
    * function aborts the call (the client went away) and must not be called after `respond`.
    */
