@@ -16,6 +16,15 @@ import type {
   MessageTokensCount,
   RawMessageStreamEvent
 } from "@anthropic-ai/sdk/resources/messages"
+import type {
+  BatchCancelParams,
+  BatchCreateParams,
+  BatchListParams,
+  BatchResultsParams,
+  BatchRetrieveParams,
+  MessageBatch,
+  MessageBatchIndividualResponse
+} from "@anthropic-ai/sdk/resources/messages/batches"
 import type { ModelInfo, ModelListParams, ModelRetrieveParams } from "@anthropic-ai/sdk/resources/models"
 import type { ConfigError, Duration, Scope, Stream } from "effect"
 import { Config, Context, Effect, Layer, Option } from "effect"
@@ -103,6 +112,66 @@ export interface Messages {
     params: MessageCountTokensParams,
     options?: RequestOptions
   ) => Effect.Effect<MessageTokensCount, AnthropicError.AnthropicError>
+  /** The Message Batches API (`/v1/messages/batches`). */
+  readonly batches: Batches
+}
+
+/**
+ * `messages.batches.*` of the service: the Message Batches API. Each method is one HTTP
+ * request (except `results`: the SDK retrieves the batch, then downloads its `results_url`),
+ * so a policy wrapped around it retries exactly that request.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Batches {
+  /** `POST /v1/messages/batches`. */
+  readonly create: (
+    params: BatchCreateParams,
+    options?: RequestOptions
+  ) => Effect.Effect<MessageBatch, AnthropicError.AnthropicError>
+  /** `GET /v1/messages/batches/{id}`: idempotent, the call to poll with. */
+  readonly retrieve: (
+    id: string,
+    params?: BatchRetrieveParams,
+    options?: RequestOptions
+  ) => Effect.Effect<MessageBatch, AnthropicError.AnthropicError>
+  /** `GET /v1/messages/batches`: one page, newest first; pass `after_id: page.lastId` for the next. */
+  readonly list: (
+    params?: BatchListParams,
+    options?: RequestOptions
+  ) => Effect.Effect<BatchPage, AnthropicError.AnthropicError>
+  /** `POST /v1/messages/batches/{id}/cancel`: the batch moves to `canceling`. */
+  readonly cancel: (
+    id: string,
+    params?: BatchCancelParams,
+    options?: RequestOptions
+  ) => Effect.Effect<MessageBatch, AnthropicError.AnthropicError>
+  /**
+   * The results of an ended batch, decoded line by line from its `results_url` (JSONL, in no
+   * particular order: match them by `custom_id`). Fails with `SdkError` when the batch has no
+   * `results_url` yet. Ending or interrupting the consumer aborts the download.
+   */
+  readonly results: (
+    id: string,
+    params?: BatchResultsParams,
+    options?: RequestOptions
+  ) => Stream.Stream<MessageBatchIndividualResponse, AnthropicError.AnthropicError>
+}
+
+/**
+ * One page of {@link Batches.list}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface BatchPage {
+  readonly data: ReadonlyArray<MessageBatch>
+  readonly hasMore: boolean
+  /** Id of the first (newest) batch of the page; pass it as `before_id` for the previous page. */
+  readonly firstId: Option.Option<string>
+  /** Id of the last (oldest) batch of the page; pass it as `after_id` for the next page. */
+  readonly lastId: Option.Option<string>
 }
 
 /**

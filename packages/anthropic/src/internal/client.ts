@@ -1,5 +1,6 @@
 import Anthropic from "@anthropic-ai/sdk"
 import type { RawMessageStreamEvent } from "@anthropic-ai/sdk/resources/messages"
+import type { MessageBatchIndividualResponse } from "@anthropic-ai/sdk/resources/messages/batches"
 import { Clock, Duration, Effect, Option, Redacted, Stream } from "effect"
 import type * as Client from "../AnthropicClient.js"
 import * as AnthropicError from "../AnthropicError.js"
@@ -163,8 +164,96 @@ export const make = (options: Client.Options): Effect.Effect<Client.AnthropicCli
         Effect.withSpan("AnthropicClient.models.retrieve", { attributes: { "gen_ai.request.model": id } })
       )
 
+    const batchSpan = (name: string, id?: string) =>
+      Effect.withSpan(`AnthropicClient.messages.batches.${name}`, {
+        attributes: id === undefined ? { "gen_ai.system": "anthropic" } : {
+          "gen_ai.system": "anthropic",
+          "anthropic.batch.id": id
+        }
+      })
+
+    const batchCreate: Client.Batches["create"] = (params, options) =>
+      attempt((signal) => sdk.messages.batches.create(params, sdkRequestOptions(options, signal))).pipe(
+        Effect.tap((batch) => Effect.annotateCurrentSpan("anthropic.batch.id", batch.id)),
+        Effect.withSpan("AnthropicClient.messages.batches.create", {
+          attributes: { "gen_ai.system": "anthropic", "anthropic.batch.request_count": params.requests.length }
+        })
+      )
+
+    const batchRetrieve: Client.Batches["retrieve"] = (id, params, options) =>
+      attempt((signal) => sdk.messages.batches.retrieve(id, params ?? {}, sdkRequestOptions(options, signal))).pipe(
+        batchSpan("retrieve", id)
+      )
+
+    const batchList: Client.Batches["list"] = (params, options) =>
+      attempt(async (signal) => {
+        const page = await sdk.messages.batches.list(params ?? {}, sdkRequestOptions(options, signal))
+        return {
+          data: page.data,
+          hasMore: page.has_more,
+          firstId: Option.fromNullable(page.first_id),
+          lastId: Option.fromNullable(page.last_id)
+        }
+      }).pipe(batchSpan("list"))
+
+    const batchCancel: Client.Batches["cancel"] = (id, params, options) =>
+      attempt((signal) => sdk.messages.batches.cancel(id, params ?? {}, sdkRequestOptions(options, signal))).pipe(
+        batchSpan("cancel", id)
+      )
+
+    const batchResults: Client.Batches["results"] = (id, params, options) =>
+      Stream.unwrapScoped(Effect.gen(function*() {
+        const controller = new AbortController()
+        yield* Effect.addFinalizer(() => Effect.sync(() => controller.abort()))
+        const decoder = yield* attempt((signal) =>
+          sdk.messages.batches.results(
+            id,
+            params ?? {},
+            sdkRequestOptions(options, AbortSignal.any([signal, controller.signal]))
+          )
+        )
+        const iterator = decoder[Symbol.asyncIterator]()
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            // Abort first, so a pending body read ends; then let the decoder clean up.
+            controller.abort()
+            void iterator.return?.().catch(() => undefined)
+          })
+        )
+        let emitted = false
+        const pull: Effect.Effect<MessageBatchIndividualResponse, Option.Option<AnthropicError.AnthropicError>> = Effect
+          .tryPromise({ try: () => iterator.next(), catch: (error) => error })
+          .pipe(
+            Effect.catchAll((error) => mapError(error, { contentEmitted: emitted, inStream: true })),
+            Effect.mapError(Option.some),
+            Effect.flatMap((result) => {
+              if (result.done) return Effect.fail(Option.none())
+              emitted = true
+              return Effect.succeed(result.value)
+            })
+          )
+        return Stream.repeatEffectOption(pull)
+      }).pipe(batchSpan("results.open", id))).pipe(
+        Stream.withSpan("AnthropicClient.messages.batches.results", {
+          attributes: { "gen_ai.system": "anthropic", "anthropic.batch.id": id }
+        })
+      )
+
     return {
-      messages: { create, createWithResponse, stream, streamWithResponse, countTokens },
+      messages: {
+        create,
+        createWithResponse,
+        stream,
+        streamWithResponse,
+        countTokens,
+        batches: {
+          create: batchCreate,
+          retrieve: batchRetrieve,
+          list: batchList,
+          cancel: batchCancel,
+          results: batchResults
+        }
+      },
       models: { list, retrieve },
       unsafeSdk: () => sdk
     }
