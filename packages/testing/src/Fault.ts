@@ -24,12 +24,13 @@ import * as Schema from "effect/Schema"
 
 /**
  * The endpoints the simulator knows. `models` covers `GET /v1/models` and
- * `GET /v1/models/{id}`; `unknown` is any other path (answered with 404).
+ * `GET /v1/models/{id}`; `batches` every Message Batches call (`/v1/messages/batches…`);
+ * `unknown` is any other path (answered with 404).
  *
  * @since 0.1.0
  * @category Schemas
  */
-export const Endpoint = Schema.Literal("messages", "count_tokens", "models", "unknown")
+export const Endpoint = Schema.Literal("messages", "count_tokens", "models", "batches", "unknown")
 
 /**
  * @since 0.1.0
@@ -176,12 +177,32 @@ export const StreamStall = Schema.TaggedStruct("StreamStall", {
 })
 
 /**
+ * The outcome of one request inside a Message Batch (not of an HTTP call): it answers the
+ * next `times` batch requests that match its `customId` / `model`, in the order they are
+ * submitted. `succeeded` (optionally with `reply` text), `errored` with an error `errorType`
+ * (default `api_error`), `canceled`, or `expired` (the request never finishes: its batch runs
+ * until it expires, 24 h after creation). `latency` is the request's processing time from
+ * the batch's creation (default: the simulator's batch processing time, spread over the batch).
+ *
+ * @since 0.1.0
+ * @category Schemas
+ */
+export const BatchResult = Schema.TaggedStruct("BatchResult", {
+  ...common,
+  result: Schema.Literal("succeeded", "errored", "canceled", "expired"),
+  customId: Schema.optional(Schema.String),
+  errorType: Schema.optional(Schema.String),
+  message: Schema.optional(Schema.String),
+  reply: Schema.optional(Schema.String)
+})
+
+/**
  * Any fault.
  *
  * @since 0.1.0
  * @category Schemas
  */
-export const Fault = Schema.Union(Ok, Status, Raw, Reset, StreamError, StreamDrop, StreamStall)
+export const Fault = Schema.Union(Ok, Status, Raw, Reset, StreamError, StreamDrop, StreamStall, BatchResult)
 
 /**
  * @since 0.1.0
@@ -224,6 +245,12 @@ export type StreamDrop = typeof StreamDrop.Type
  * @category Models
  */
 export type StreamStall = typeof StreamStall.Type
+
+/**
+ * @since 0.1.0
+ * @category Models
+ */
+export type BatchResult = typeof BatchResult.Type
 
 /**
  * Options shared by every fault constructor.
@@ -415,6 +442,52 @@ export const streamStall = (
  */
 export const pingOnly = (options: Common & { readonly every: Duration.DurationInput }): StreamStall =>
   streamStall({ ...options, afterDeltas: 0, pingEvery: options.every })
+
+/**
+ * Options of {@link batchResult}.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface BatchResultOptions extends Omit<Common, "endpoint"> {
+  /** Only the batch request with this `custom_id` matches. Default: any. */
+  readonly customId?: string | undefined
+  /** `errored` only: the error's `type`. Default `api_error`. */
+  readonly type?: string | undefined
+  /** `errored` only: the error's message. Default: the catalogue's for the type. */
+  readonly message?: string | undefined
+  /** `succeeded` only: the reply text. */
+  readonly reply?: string | undefined
+}
+
+/**
+ * The outcome of batch requests, e.g. `Fault.batchResult("errored", { type: "overloaded_error", times: 3 })`
+ * or `Fault.batchResult("expired", { customId: "q-17" })`.
+ *
+ * @since 0.1.0
+ * @category Constructors
+ */
+export const batchResult = (result: BatchResult["result"], options?: BatchResultOptions): BatchResult => {
+  const out: { -readonly [K in keyof BatchResult]: BatchResult[K] } = {
+    _tag: "BatchResult",
+    result,
+    ...commonFields(options)
+  }
+  if (options === undefined) return out
+  if (options.customId !== undefined) out.customId = options.customId
+  if (options.type !== undefined) out.errorType = options.type
+  if (options.message !== undefined) out.message = options.message
+  if (options.reply !== undefined) out.reply = options.reply
+  return out
+}
+
+/**
+ * Whether a fault is the outcome of batch requests rather than of an HTTP call.
+ *
+ * @since 0.1.0
+ * @category Guards
+ */
+export const isBatchResult = (fault: Fault): fault is BatchResult => fault._tag === "BatchResult"
 
 /**
  * Whether a fault needs a streaming `POST /v1/messages` call.

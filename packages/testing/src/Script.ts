@@ -16,7 +16,8 @@
  * ```
  *
  * Faults with different filters form independent timelines; faults with the same filter
- * run in order. A script is plain data: {@link fromJson} reads the JSON form
+ * run in order. `Fault.batchResult` faults never answer HTTP calls: they decide the outcome of
+ * the requests inside Message Batches, one use per batch request, in submission order. A script is plain data: {@link fromJson} reads the JSON form
  * (`{ "steps": [...] }` or a bare array of faults).
  *
  * @since 0.1.0

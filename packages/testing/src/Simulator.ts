@@ -14,6 +14,8 @@
  * - Minimal validation like the API: no API key → 401; body not JSON or missing
  *   `model` / `max_tokens` / `messages` → 400 `invalid_request_error`; unknown model → 404.
  * - A {@link Script} of faults, applied per call (see `Script`).
+ * - The Message Batches API (create, retrieve, list, cancel, delete, results as JSONL) on
+ *   the `Clock` (see {@link BatchOptions}); per-request outcomes from `Fault.batchResult`.
  * - A capacity model for `POST /v1/messages` (see {@link CapacityOptions}).
  * - A call log ({@link CallRecord}) readable as data.
  *
@@ -73,6 +75,8 @@ export interface JsonResponse {
 /**
  * A 200 `text/event-stream` response. `events` emits SSE frames (`event: …\ndata: …\n\n`)
  * with their timing; it fails with {@link ConnectionDropped} when the connection is cut.
+ * The same shape carries other streamed bodies: the JSONL results file of a Message Batch
+ * (`content-type: application/binary`, `events` are groups of lines).
  *
  * @since 0.1.0
  * @category Models
@@ -188,6 +192,56 @@ export interface CapacityOptions {
 }
 
 /**
+ * The Message Batches model. A batch is created `in_progress`; request i of n finishes at
+ * `created + processingTime × (i + 1) / n` (or at its `Fault.batchResult` latency), and the batch
+ * ends when its last request has finished. Requests still unfinished 24 h after creation are
+ * `expired` and the batch ends then. A cancel moves it to `canceling` and, `cancelTime` later (or
+ * when its requests are done, if sooner), to `ended`: requests unfinished by then are `canceled`.
+ * Until a batch ends every request counts as `processing`, as the API reports it. Results are
+ * served as JSONL in a fixed order that is not the submission order, and become unavailable
+ * 29 days after creation (`archived_at`). Creation is validated like the API: 1 to `maxRequests`
+ * requests, a body of at most `maxBytes` (else `413 request_too_large`), unique `custom_id`s of
+ * 1–64 characters from `[a-zA-Z0-9_-]`, and each `params` shaped like a Messages request. A request
+ * naming an unknown model ends `errored` (`not_found_error`). Successful messages report
+ * `service_tier: "batch"`.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface BatchOptions {
+  /** Time from creation until the last request of a batch finishes. Default: 1 minute. */
+  readonly processingTime?: Duration.DurationInput | undefined
+  /** Time from a cancel until the batch ends. Default: 10 seconds. */
+  readonly cancelTime?: Duration.DurationInput | undefined
+  /** Requests per batch. Default: 100,000 (the API's limit). */
+  readonly maxRequests?: number | undefined
+  /** Bytes of the create request's body. Default: 256 MiB (the API's limit). */
+  readonly maxBytes?: number | undefined
+}
+
+/**
+ * A Message Batch as the simulator keeps it, for tests.
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface BatchRecord {
+  readonly id: string
+  /** The number of the call that created it (see {@link CallRecord}). */
+  readonly call: number
+  /** Clock time (ms) of creation. */
+  readonly createdAt: number
+  /** The `custom_id`s submitted, in order. */
+  readonly customIds: ReadonlyArray<string>
+  /** At the current Clock time. */
+  readonly processingStatus: "in_progress" | "canceling" | "ended"
+  /** Clock time (ms) the batch ends (or ended), as things stand. */
+  readonly endsAt: number
+  readonly canceled: boolean
+  readonly deleted: boolean
+}
+
+/**
  * A model record for `GET /v1/models`; `id` is required, the other fields default.
  *
  * @since 0.1.0
@@ -233,6 +287,8 @@ export interface Options {
   readonly maxCalls?: number | undefined
   /** Known models (ids or records). Default: the ids of the official SDK's `Model` type. */
   readonly models?: ReadonlyArray<string | ModelInfo> | undefined
+  /** The Message Batches model. */
+  readonly batches?: BatchOptions | undefined
 }
 
 /**
@@ -250,6 +306,8 @@ export interface Service {
   readonly inFlight: Effect.Effect<number>
   /** Replace the script (its faults start with all their uses). */
   readonly setScript: (script: Script.Script | ReadonlyArray<Fault.Fault>) => Effect.Effect<void>
+  /** Every Message Batch created so far, oldest first, as seen at the current Clock time. */
+  readonly batches: Effect.Effect<ReadonlyArray<BatchRecord>>
 }
 
 /**
@@ -302,6 +360,15 @@ export const awaitCalls = (count: number): Effect.Effect<void, never, Simulator>
 export const setScript = (
   script: Script.Script | ReadonlyArray<Fault.Fault>
 ): Effect.Effect<void, never, Simulator> => Effect.flatMap(Simulator, (sim) => sim.setScript(script))
+
+/**
+ * @since 0.1.0
+ * @category Accessors
+ */
+export const batches: Effect.Effect<ReadonlyArray<BatchRecord>, never, Simulator> = Effect.flatMap(
+  Simulator,
+  (sim) => sim.batches
+)
 
 /**
  * @since 0.1.0

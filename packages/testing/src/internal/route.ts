@@ -27,6 +27,9 @@ export interface Route {
 
 /** @internal */
 export const routeOf = (method: string, path: string): Route => {
+  if (path === "/v1/messages/batches" || path.startsWith("/v1/messages/batches/")) {
+    return { endpoint: "batches", modelId: undefined }
+  }
   if (method === "POST") {
     if (path === "/v1/messages") return { endpoint: "messages", modelId: undefined }
     if (path === "/v1/messages/count_tokens") return { endpoint: "count_tokens", modelId: undefined }

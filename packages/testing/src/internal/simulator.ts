@@ -14,10 +14,12 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
+import * as Stream from "effect/Stream"
 import * as Catalogue from "../Catalogue.js"
 import * as Fault from "../Fault.js"
 import type * as Script from "../Script.js"
 import type {
+  BatchRecord,
   CallRecord,
   EventStreamResponse,
   JsonResponse,
@@ -29,6 +31,7 @@ import type {
   SimResponse,
   Source
 } from "../Simulator.js"
+import * as Batches from "./batches.js"
 import { Capacity } from "./capacity.js"
 import * as EventStream from "./eventStream.js"
 import * as Messages from "./messages.js"
@@ -88,6 +91,7 @@ export class SimulatorImpl implements Service {
   private readonly reply: (request: MessagesRequest, call: number) => string
   private readonly models: ReadonlyArray<Record<string, unknown> & { readonly id: string }>
   private readonly modelsById: Map<string, Record<string, unknown>>
+  private readonly batchModel: Batches.BatchesModel
 
   constructor(private readonly options: Options) {
     this.latency = options.latency === undefined ? 0 : Duration.toMillis(options.latency)
@@ -97,6 +101,17 @@ export class SimulatorImpl implements Service {
     this.reply = options.reply ?? Messages.defaultReply
     this.models = (options.models ?? Models.defaultModelIds).map(Models.toModelInfo)
     this.modelsById = new Map(this.models.map((m) => [m.id, m]))
+    const b = options.batches
+    this.batchModel = new Batches.BatchesModel({
+      processingMillis: b?.processingTime === undefined ? 60_000 : Duration.toMillis(b.processingTime),
+      cancelMillis: b?.cancelTime === undefined ? 10_000 : Duration.toMillis(b.cancelTime),
+      maxRequests: b?.maxRequests ?? Batches.MAX_REQUESTS,
+      maxBytes: b?.maxBytes ?? Batches.MAX_BYTES
+    }, {
+      pick: (customId, model) => this.pickBatch(customId, model),
+      reply: this.reply,
+      hasModel: (model) => this.modelsById.has(model)
+    })
     this.load(options.script)
   }
 
@@ -160,6 +175,10 @@ export class SimulatorImpl implements Service {
 
   readonly setScript = (script: Script.Script | ReadonlyArray<Fault.Fault>): Effect.Effect<void> =>
     Effect.sync(() => this.load(script))
+
+  readonly batches: Effect.Effect<ReadonlyArray<BatchRecord>> = Effect.clockWith((clock) =>
+    Effect.sync(() => this.batchModel.records(clock.unsafeCurrentTimeMillis()))
+  )
 
   // ---------------------------------------------------------------------------------------
   // One call
@@ -247,6 +266,8 @@ export class SimulatorImpl implements Service {
         return this.error(state, now, 404, "not_found_error", "Not Found", "request")
       case "models":
         return this.later(state, fault?.latency ?? 0, now, undefined, (t) => this.modelsAnswer(state, route, query, t))
+      case "batches":
+        return this.later(state, fault?.latency ?? 0, now, undefined, (t) => this.batchAnswer(state, request, path, query, t))
     }
     if (badJson) {
       return this.error(state, now, 400, "invalid_request_error", "Request body is not valid JSON.", "request")
@@ -309,6 +330,21 @@ export class SimulatorImpl implements Service {
       if (f.endpoint !== undefined && f.endpoint !== state.endpoint) continue
       if (f.model !== undefined && f.model !== state.model) continue
       if (Fault.isStreamFault(f) && !state.stream) continue
+      if (Fault.isBatchResult(f)) continue
+      this.uses[i]!--
+      return f
+    }
+    return undefined
+  }
+
+  /** The first `BatchResult` fault with uses left that matches one batch request. */
+  private pickBatch(customId: string, model: string | undefined): Fault.BatchResult | undefined {
+    const steps = this.steps
+    for (let i = 0; i < steps.length; i++) {
+      const f = steps[i]!
+      if (f._tag !== "BatchResult" || this.uses[i]! <= 0) continue
+      if (f.customId !== undefined && f.customId !== customId) continue
+      if (f.model !== undefined && f.model !== model) continue
       this.uses[i]!--
       return f
     }
@@ -440,6 +476,29 @@ export class SimulatorImpl implements Service {
     }
     const body = Models.listPage(this.models, query)
     return this.json(state, now, 200, body, "ok", undefined, "model", undefined)
+  }
+
+  private batchAnswer(state: CallState, request: SimRequest, path: string, query: string, now: number): SimResponse {
+    const answer = this.batchModel.handle({
+      method: state.method,
+      path,
+      query,
+      body: request.body,
+      origin: Batches.originOf(request.url, request.headers.get("host")),
+      call: state.call,
+      now
+    })
+    switch (answer._tag) {
+      case "Ok":
+        return this.json(state, now, 200, answer.body, "ok", undefined, "model", undefined)
+      case "Error":
+        return this.error(state, now, answer.status, answer.type, answer.message, "request")
+      case "Jsonl": {
+        this.settle(state, 200, "ok", undefined, "model", now)
+        const headers = this.baseHeaders(state, now, "application/binary")
+        return { _tag: "EventStream", status: 200, headers, events: Stream.fromIterable(answer.chunks) }
+      }
+    }
   }
 
   private eventStream(
