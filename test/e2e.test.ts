@@ -10,6 +10,7 @@ import * as ApiKey from "./suites/ApiKey.js"
 import * as Errors from "./suites/Errors.js"
 import * as Interruption from "./suites/Interruption.js"
 import * as RetryTiming from "./suites/RetryTiming.js"
+import * as Streams from "./suites/Streams.js"
 import * as Transports from "./suites/Transports.js"
 
 /** Every catalogue status, unknown statuses, raw bodies, resets and in-stream errors → the right tagged error. */
@@ -22,3 +23,5 @@ Transports.suite()
 Interruption.suite()
 /** The API key never appears in an error's renderings or in a log line. */
 ApiKey.suite()
+/** Resilient streams: every stream fault × strategy gives the reply exactly once (or a typed partial failure). */
+Streams.suite()

@@ -17,3 +17,8 @@ export * as RateLimit from "./RateLimit.js"
  * @since 0.1.0
  */
 export * as RetryAfter from "./RetryAfter.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as StreamRecovery from "./StreamRecovery.js"

@@ -156,12 +156,18 @@ export const StreamError = Schema.TaggedStruct("StreamError", {
 })
 
 /**
- * A 200 stream whose connection is dropped at `afterDeltas` (no `message_stop`).
+ * A 200 stream whose connection is dropped at `afterDeltas` (no `message_stop`). With
+ * `truncate: true` the body instead ends cleanly halfway through the next frame (a proxy closing
+ * the response): no network error, the stream just stops short.
  *
  * @since 0.1.0
  * @category Schemas
  */
-export const StreamDrop = Schema.TaggedStruct("StreamDrop", { ...common, afterDeltas: StreamPoint })
+export const StreamDrop = Schema.TaggedStruct("StreamDrop", {
+  ...common,
+  afterDeltas: StreamPoint,
+  truncate: Schema.optional(Schema.Boolean)
+})
 
 /**
  * A 200 stream that goes silent at `afterDeltas` and never ends; with `pingEvery` it keeps
@@ -408,15 +414,19 @@ export const overloadedBeforeStart = (options?: Common): StreamError =>
   streamError({ ...options, afterDeltas: "before_message_start" })
 
 /**
- * A 200 stream whose connection drops after `afterDeltas` deltas.
+ * A 200 stream whose connection drops after `afterDeltas` deltas; with `truncate: true` its
+ * body ends cleanly halfway through the next frame instead.
  *
  * @since 0.1.0
  * @category Constructors
  */
-export const streamDrop = (options: Common & { readonly afterDeltas: StreamPoint }): StreamDrop => ({
+export const streamDrop = (
+  options: Common & { readonly afterDeltas: StreamPoint; readonly truncate?: boolean | undefined }
+): StreamDrop => ({
   _tag: "StreamDrop",
   afterDeltas: options.afterDeltas,
-  ...commonFields(options)
+  ...commonFields(options),
+  ...(options.truncate !== undefined ? { truncate: options.truncate } : {})
 })
 
 /**

@@ -20,7 +20,9 @@
  * - A call log ({@link CallRecord}) readable as data.
  *
  * Ids are deterministic: `req_sim_000001`, `msg_sim_000001`, … Reply text is derived from
- * the request (or the `reply` option); tokens are characters / 4.
+ * the request (or the `reply` option); tokens are characters / 4. A request that ends with an
+ * assistant prefill which starts the reply gets the rest of the reply, so prefill + answer is
+ * the reply exactly (a prefill ending in whitespace is refused with 400, as the API does).
  *
  * @since 0.1.0
  */
@@ -164,6 +166,23 @@ export interface CallRecord {
   readonly endedAt: Option.Option<number>
   /** The client went away (abort, disconnect) before the response was complete. */
   readonly aborted: boolean
+  /**
+   * The usage a `POST /v1/messages` answer reported: a message's `usage`; for a stream, its
+   * `message_start` usage (1 output token), or `message_delta`'s final count when the stream
+   * completes. `None` for errors and for streams that fail before `message_start`.
+   */
+  readonly usage: Option.Option<CallUsage>
+}
+
+/**
+ * Token counts reported by one call (see {@link CallRecord}).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface CallUsage {
+  readonly inputTokens: number
+  readonly outputTokens: number
 }
 
 /**

@@ -56,6 +56,14 @@ export const make = (
         break
       }
       case "StreamDrop": {
+        if (fault.truncate === true) {
+          // Half of the frame that would come next, then a clean end of the body.
+          const rest = [...frames.blockStart, ...frames.deltas, ...frames.end]
+          const next = at === "before_message_start" ? frames.start : rest[at === 0 ? 0 : frames.blockStart.length + at]
+          const half = next === undefined ? "" : next.slice(0, Math.ceil(next.length / 2))
+          tail = Stream.concat(half.length > 0 ? Stream.succeed(half) : Stream.empty, done)
+          break
+        }
         tail = Stream.suspend(() => {
           completed = true
           return Stream.fail(new ConnectionDropped())

@@ -66,6 +66,50 @@ export const defaultReply = (body: MessagesBody): string => {
 }
 
 /**
+ * The text of the trailing assistant message (a prefill), if the request ends with one.
+ *
+ * @internal
+ */
+export const prefill = (body: MessagesBody): string | undefined => {
+  const last = body.messages[body.messages.length - 1]
+  if (last?.role !== "assistant") return undefined
+  const content = last.content
+  if (typeof content === "string") return content
+  if (!Array.isArray(content)) return undefined
+  let text = ""
+  for (const block of content) {
+    if (block !== null && typeof block === "object" && typeof (block as { text?: unknown }).text === "string") {
+      text += (block as { text: string }).text
+    }
+  }
+  return text
+}
+
+/**
+ * The API's rule for a prefill: "final assistant content cannot end with trailing whitespace".
+ *
+ * @internal
+ */
+export const prefillProblem = (body: MessagesBody): string | undefined => {
+  const text = prefill(body)
+  return text !== undefined && text.length > 0 && /\s$/.test(text)
+    ? "messages: final assistant content cannot end with trailing whitespace"
+    : undefined
+}
+
+/**
+ * The answer to a request that ends with an assistant prefill: the model goes on from the
+ * prefill, so when the prefill is the start of the reply it would give, it answers with the rest
+ * of that reply (prefill + answer = the reply, exactly); otherwise with the whole reply.
+ *
+ * @internal
+ */
+export const afterPrefill = (body: MessagesBody, reply: string): string => {
+  const text = prefill(body)
+  return text !== undefined && text.length > 0 && reply.startsWith(text) ? reply.slice(text.length) : reply
+}
+
+/**
  * Split reply text into stream deltas: one per word, each keeping its trailing space.
  *
  * @internal

@@ -21,6 +21,7 @@ import type * as Script from "../Script.js"
 import type {
   BatchRecord,
   CallRecord,
+  CallUsage,
   EventStreamResponse,
   JsonResponse,
   MessagesRequest,
@@ -57,6 +58,7 @@ interface CallState {
   readonly startedAt: number
   endedAt: number | undefined
   aborted: boolean
+  usage: CallUsage | undefined
 }
 
 const pad = (n: number): string => (n < 1_000_000 ? String(n).padStart(6, "0") : String(n))
@@ -218,7 +220,8 @@ export class SimulatorImpl implements Service {
       source: "model",
       startedAt: now,
       endedAt: undefined,
-      aborted: false
+      aborted: false,
+      usage: undefined
     }
     this.log.push(state)
     if (this.maxCalls !== undefined && this.log.length >= 2 * this.maxCalls) {
@@ -272,7 +275,7 @@ export class SimulatorImpl implements Service {
     if (badJson) {
       return this.error(state, now, 400, "invalid_request_error", "Request body is not valid JSON.", "request")
     }
-    const invalid = validate(route.endpoint, body)
+    const invalid = validate(route.endpoint, body) ?? Messages.prefillProblem(body as MessagesRequest)
     if (invalid !== undefined) {
       return this.error(state, now, 400, "invalid_request_error", invalid, "request")
     }
@@ -287,7 +290,10 @@ export class SimulatorImpl implements Service {
     }
 
     // 3. The capacity model.
-    const text = fault?._tag === "Ok" && fault.reply !== undefined ? fault.reply : this.reply(messages, n)
+    const text = Messages.afterPrefill(
+      messages,
+      fault?._tag === "Ok" && fault.reply !== undefined ? fault.reply : this.reply(messages, n)
+    )
     const completion = Messages.complete(text, messages.max_tokens, input)
     const admission = capacity.admit(now, input + completion.outputTokens)
     if (admission._tag === "Overloaded") {
@@ -315,6 +321,7 @@ export class SimulatorImpl implements Service {
     if (!state.stream) {
       return this.later(state, latency, now, release, (t) => {
         release()
+        state.usage = { inputTokens: completion.inputTokens, outputTokens: completion.outputTokens }
         return this.json(state, t, 200, Messages.messageJson(id, messages.model, completion), "ok", undefined, "model", undefined)
       })
     }
@@ -515,6 +522,12 @@ export class SimulatorImpl implements Service {
     const headers = this.baseHeaders(state, now, "text/event-stream; charset=utf-8")
     headers["cache-control"] = "no-cache"
     const clockNow = () => clock.unsafeCurrentTimeMillis()
+    // What the stream reports: message_start's usage (1 output token), or message_delta's at the end.
+    state.usage = fault === undefined
+      ? { inputTokens: completion.inputTokens, outputTokens: completion.outputTokens }
+      : fault.afterDeltas === "before_message_start"
+      ? undefined
+      : { inputTokens: completion.inputTokens, outputTokens: 1 }
     switch (fault?._tag) {
       case undefined:
         this.settle(state, 200, "ok", undefined, "model", undefined)
@@ -557,7 +570,8 @@ const snapshot = (s: CallState): CallRecord => ({
   source: s.source,
   startedAt: s.startedAt,
   endedAt: Option.fromNullable(s.endedAt),
-  aborted: s.aborted
+  aborted: s.aborted,
+  usage: Option.fromNullable(s.usage)
 })
 
 /** @internal */
