@@ -9,6 +9,7 @@
 import * as ApiKey from "./suites/ApiKey.js"
 import * as Errors from "./suites/Errors.js"
 import * as Interruption from "./suites/Interruption.js"
+import * as Resilient from "./suites/Resilient.js"
 import * as RetryTiming from "./suites/RetryTiming.js"
 import * as Streams from "./suites/Streams.js"
 import * as Transports from "./suites/Transports.js"
@@ -25,3 +26,5 @@ Interruption.suite()
 ApiKey.suite()
 /** Resilient streams: every stream fault × strategy gives the reply exactly once (or a typed partial failure). */
 Streams.suite()
+/** `ResilientClient.layer(policy)`: fallback routes, open circuits skipped, pacing, budgets, limits, presets. */
+Resilient.suite()

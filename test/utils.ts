@@ -23,7 +23,7 @@ export const params = (content = "hello") => ({
 /** The reply the simulator gives to {@link params} by default. */
 export const REPLY = "Simulated reply to: hello"
 
-export type Client = AnthropicClient.AnthropicClient.Service
+export type Client = AnthropicClient.AnthropicClient.Service<AnthropicError.AnthropicError>
 
 /** `AnthropicClient` over the in-process `fetch` (its latencies run on the caller's Clock). */
 export const inProcessClient: Effect.Effect<Client, never, Simulator.Simulator> = Effect.flatMap(

@@ -29,6 +29,7 @@ import type { ModelInfo, ModelListParams, ModelRetrieveParams } from "@anthropic
 import type { ConfigError, Duration, Scope, Stream } from "effect"
 import { Config, Context, Effect, Layer, Option } from "effect"
 import type * as Redacted from "effect/Redacted"
+import type { Resilience } from "@ballast/core"
 import type * as AnthropicError from "./AnthropicError.js"
 import * as internal from "./internal/client.js"
 import type * as RateLimit from "./RateLimit.js"
@@ -53,9 +54,14 @@ export declare namespace AnthropicClient {
    * @since 0.1.0
    * @category Models
    */
-  export interface Service {
-    readonly messages: Messages
-    readonly models: Models
+  /**
+   * The service. `E` is what its calls may fail with: {@link ClientError} for the service in
+   * context (which may be the resilient one); `make` returns the plain client, whose calls fail only
+   * with the API's errors.
+   */
+  export interface Service<E = ClientError> {
+    readonly messages: Messages<E>
+    readonly models: Models<E>
     /**
      * The underlying SDK instance (built with `maxRetries: 0`). Calls made on it bypass
      * typed errors, spans and interruption; prefer the service methods.
@@ -65,22 +71,32 @@ export declare namespace AnthropicClient {
 }
 
 /**
+ * The failures of the service's calls: the API's typed errors and, when the client is the resilient
+ * one (`ResilientClient.layer`), the policy's own refusals — retry budget exhausted, circuit open,
+ * load shed, attempt timeout, deadline exceeded (see `Resilience.PolicyError` in `@ballast/core`).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export type ClientError = AnthropicError.AnthropicError | Resilience.PolicyError<unknown>
+
+/**
  * `messages.*` of the service.
  *
  * @since 0.1.0
  * @category Models
  */
-export interface Messages {
+export interface Messages<E = ClientError> {
   /** `POST /v1/messages`, non-streaming. */
   readonly create: (
     params: MessageCreateParamsNonStreaming,
     options?: RequestOptions
-  ) => Effect.Effect<Message, AnthropicError.AnthropicError>
+  ) => Effect.Effect<Message, E>
   /** {@link Messages.create} with the request id and rate-limit headers of the successful response. */
   readonly createWithResponse: (
     params: MessageCreateParamsNonStreaming,
     options?: RequestOptions
-  ) => Effect.Effect<WithResponse<Message>, AnthropicError.AnthropicError>
+  ) => Effect.Effect<WithResponse<Message>, E>
   /**
    * `POST /v1/messages` with `stream: true`, as a `Stream` of the SDK's raw events
    * (`message_start`, `content_block_*`, `message_delta`, `message_stop`; `ping` is skipped).
@@ -93,7 +109,7 @@ export interface Messages {
   readonly stream: (
     params: StreamParams,
     options?: RequestOptions
-  ) => Stream.Stream<RawMessageStreamEvent, AnthropicError.AnthropicError>
+  ) => Stream.Stream<RawMessageStreamEvent, E>
   /**
    * Opens the stream and succeeds once the response headers arrive, with the request id and
    * rate-limit headers. The events stream can be consumed once, inside the scope; closing the
@@ -103,17 +119,17 @@ export interface Messages {
     params: StreamParams,
     options?: RequestOptions
   ) => Effect.Effect<
-    WithResponse<Stream.Stream<RawMessageStreamEvent, AnthropicError.AnthropicError>>,
-    AnthropicError.AnthropicError,
+    WithResponse<Stream.Stream<RawMessageStreamEvent, E>>,
+    E,
     Scope.Scope
   >
   /** `POST /v1/messages/count_tokens`. */
   readonly countTokens: (
     params: MessageCountTokensParams,
     options?: RequestOptions
-  ) => Effect.Effect<MessageTokensCount, AnthropicError.AnthropicError>
+  ) => Effect.Effect<MessageTokensCount, E>
   /** The Message Batches API (`/v1/messages/batches`). */
-  readonly batches: Batches
+  readonly batches: Batches<E>
 }
 
 /**
@@ -124,29 +140,29 @@ export interface Messages {
  * @since 0.1.0
  * @category Models
  */
-export interface Batches {
+export interface Batches<E = ClientError> {
   /** `POST /v1/messages/batches`. */
   readonly create: (
     params: BatchCreateParams,
     options?: RequestOptions
-  ) => Effect.Effect<MessageBatch, AnthropicError.AnthropicError>
+  ) => Effect.Effect<MessageBatch, E>
   /** `GET /v1/messages/batches/{id}`: idempotent, the call to poll with. */
   readonly retrieve: (
     id: string,
     params?: BatchRetrieveParams,
     options?: RequestOptions
-  ) => Effect.Effect<MessageBatch, AnthropicError.AnthropicError>
+  ) => Effect.Effect<MessageBatch, E>
   /** `GET /v1/messages/batches`: one page, newest first; pass `after_id: page.lastId` for the next. */
   readonly list: (
     params?: BatchListParams,
     options?: RequestOptions
-  ) => Effect.Effect<BatchPage, AnthropicError.AnthropicError>
+  ) => Effect.Effect<BatchPage, E>
   /** `POST /v1/messages/batches/{id}/cancel`: the batch moves to `canceling`. */
   readonly cancel: (
     id: string,
     params?: BatchCancelParams,
     options?: RequestOptions
-  ) => Effect.Effect<MessageBatch, AnthropicError.AnthropicError>
+  ) => Effect.Effect<MessageBatch, E>
   /**
    * The results of an ended batch, decoded line by line from its `results_url` (JSONL, in no
    * particular order: match them by `custom_id`). Fails with `SdkError` when the batch has no
@@ -156,7 +172,7 @@ export interface Batches {
     id: string,
     params?: BatchResultsParams,
     options?: RequestOptions
-  ) => Stream.Stream<MessageBatchIndividualResponse, AnthropicError.AnthropicError>
+  ) => Stream.Stream<MessageBatchIndividualResponse, E>
 }
 
 /**
@@ -180,18 +196,18 @@ export interface BatchPage {
  * @since 0.1.0
  * @category Models
  */
-export interface Models {
+export interface Models<E = ClientError> {
   /** `GET /v1/models`, every page collected (newest first). */
   readonly list: (
     params?: ModelListParams,
     options?: RequestOptions
-  ) => Effect.Effect<ReadonlyArray<ModelInfo>, AnthropicError.AnthropicError>
+  ) => Effect.Effect<ReadonlyArray<ModelInfo>, E>
   /** `GET /v1/models/{id}` (resolves aliases). */
   readonly retrieve: (
     id: string,
     params?: ModelRetrieveParams,
     options?: RequestOptions
-  ) => Effect.Effect<ModelInfo, AnthropicError.AnthropicError>
+  ) => Effect.Effect<ModelInfo, E>
 }
 
 /**
@@ -214,6 +230,11 @@ export interface WithResponse<A> {
   readonly requestId: Option.Option<string>
   /** The `anthropic-ratelimit-*` headers. */
   readonly rateLimit: RateLimit.RateLimit
+  /**
+   * Set by the resilient client (`ResilientClient.layer`): the route the call took down the policy's
+   * fallback chain — which model served it and why the models before it were left.
+   */
+  readonly route?: ReadonlyArray<Resilience.RouteStep> | undefined
 }
 
 /**
@@ -262,7 +283,8 @@ export interface Options {
  * @since 0.1.0
  * @category Constructors
  */
-export const make: (options: Options) => Effect.Effect<AnthropicClient.Service> = internal.make
+export const make: (options: Options) => Effect.Effect<AnthropicClient.Service<AnthropicError.AnthropicError>> =
+  internal.make
 
 /**
  * @since 0.1.0

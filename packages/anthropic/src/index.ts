@@ -22,3 +22,13 @@ export * as RetryAfter from "./RetryAfter.js"
  * @since 0.1.0
  */
 export * as StreamRecovery from "./StreamRecovery.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Presets from "./Presets.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ResilientClient from "./ResilientClient.js"

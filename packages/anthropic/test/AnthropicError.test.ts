@@ -12,7 +12,9 @@ const failWith = (response: () => Response | Promise<Response>) => {
   const s = stub(() => response())
   return Effect.gen(function*() {
     const client = yield* AnthropicClient.AnthropicClient
-    const error = yield* Effect.flip(client.messages.create(params))
+    const error = yield* Effect.flip(client.messages.create(params)).pipe(
+      Effect.filterOrDieMessage(AnthropicError.isAnthropicError, "expected an API error")
+    )
     return { error, calls: s.calls.length }
   }).pipe(Effect.provide(layer(s.fetch)))
 }

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, FiberRef, HashSet, Inspectable, Logger, Stream } from "effect"
 import { inspect } from "node:util"
 import * as AnthropicClient from "../src/AnthropicClient.js"
-import type * as AnthropicError from "../src/AnthropicError.js"
+import * as AnthropicError from "../src/AnthropicError.js"
 import { API_KEY, errorBody, layer, messageStart, params, respond, sse, sseResponse, stub } from "./stubs.js"
 
 /** Every status of the catalogue, plus answers that echo the Authorization header back. */
@@ -58,6 +58,7 @@ describe("the API key never leaks", () => {
       Effect.gen(function*() {
         const s = stub((call) => scenario.respond(call.init))
         const error = yield* Effect.flatMap(AnthropicClient.AnthropicClient, (client) => Effect.flip(client.messages.create(params)))
+          .pipe(Effect.filterOrDieMessage(AnthropicError.isAnthropicError, "expected an API error"))
           .pipe(Effect.provide(layer(s.fetch)))
         // the stub really did receive the key
         assert.strictEqual(echoKey(s.calls[0]!.init), `Bearer ${API_KEY}`)
@@ -79,7 +80,10 @@ describe("the API key never leaks", () => {
         sseResponse(call, [messageStart, sse("error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" } })])
       )
       const error = yield* Effect.flatMap(AnthropicClient.AnthropicClient, (client) =>
-        Effect.flip(Stream.runDrain(client.messages.stream(params)))).pipe(Effect.provide(layer(s.fetch)))
+        Effect.flip(Stream.runDrain(client.messages.stream(params)))).pipe(
+          Effect.filterOrDieMessage(AnthropicError.isAnthropicError, "expected an API error"),
+          Effect.provide(layer(s.fetch))
+        )
       for (const text of renderings(error)) assert.notInclude(text, "SECRET")
     }))
 

@@ -10,6 +10,7 @@
  * | `"full"`         | `U(0, expo)`                                            |
  * | `"equal"`        | `expo / 2 + U(0, expo / 2)`                             |
  * | `"decorrelated"` | `min(cap, U(base, prev · 3))`, `prev` starting at `base` |
+ * | `"sdk"`          | `expo · (1 − U(0, 0.25))` (the official Anthropic SDK's) |
  *
  * Because the randomness comes from `Random`, `Effect.withRandom(Random.fixed([...]))` makes every
  * delay exact in tests.
@@ -26,6 +27,8 @@ import * as internal from "./internal/backoff.js"
  * - `"full"`: uniform in `[0, expo]`. The least total work in Brooker's simulation; the default.
  * - `"equal"`: uniform in `[expo / 2, expo]`. Never waits less than half the exponential.
  * - `"decorrelated"`: uniform in `[base, 3 · previous delay]`, capped. Ignores `factor`.
+ * - `"sdk"`: up to 25% below the exponential, as `@anthropic-ai/sdk` does. Keeps clients that failed
+ *   together close together; offered to reproduce the SDK's behaviour, not as a good choice.
  *
  * @since 0.1.0
  * @category Models

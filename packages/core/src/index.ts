@@ -22,3 +22,23 @@ export * as CircuitBreaker from "./CircuitBreaker.js"
  * @since 0.1.0
  */
 export * as RetryBudget from "./RetryBudget.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Policy from "./Policy.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Resilience from "./Resilience.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as AdaptiveConcurrency from "./AdaptiveConcurrency.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Pacing from "./Pacing.js"

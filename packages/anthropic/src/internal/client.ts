@@ -25,7 +25,7 @@ const sdkRequestOptions = (options: Client.RequestOptions | undefined, signal: A
 const spanAttributes = (model: string) => ({ "gen_ai.system": "anthropic", "gen_ai.request.model": model })
 
 /** @internal */
-export const make = (options: Client.Options): Effect.Effect<Client.AnthropicClient.Service> =>
+export const make = (options: Client.Options): Effect.Effect<Client.AnthropicClient.Service<AnthropicError.AnthropicError>> =>
   Effect.sync(() => {
     const apiKey = options.apiKey
     // The key stays inside the Redacted: the SDK asks for it per request through this function,
@@ -84,19 +84,19 @@ export const make = (options: Client.Options): Effect.Effect<Client.AnthropicCli
       rateLimit: RateLimit.fromHeaders(result.response.headers)
     })
 
-    const create: Client.Messages["create"] = (params, options) =>
+    const create: Client.Messages<AnthropicError.AnthropicError>["create"] = (params, options) =>
       attempt((signal) => sdk.messages.create(params, sdkRequestOptions(options, signal))).pipe(
         Effect.withSpan("AnthropicClient.messages.create", { attributes: spanAttributes(params.model) })
       )
 
-    const createWithResponse: Client.Messages["createWithResponse"] = (params, options) =>
+    const createWithResponse: Client.Messages<AnthropicError.AnthropicError>["createWithResponse"] = (params, options) =>
       attempt((signal) => sdk.messages.create(params, sdkRequestOptions(options, signal)).withResponse()).pipe(
         Effect.map(withResponse),
         Effect.tap((r) => Effect.annotateCurrentSpan("anthropic.request_id", Option.getOrElse(r.requestId, () => ""))),
         Effect.withSpan("AnthropicClient.messages.createWithResponse", { attributes: spanAttributes(params.model) })
       )
 
-    const streamWithResponse: Client.Messages["streamWithResponse"] = (params, options) =>
+    const streamWithResponse: Client.Messages<AnthropicError.AnthropicError>["streamWithResponse"] = (params, options) =>
       Effect.gen(function*() {
         const controller = new AbortController()
         yield* Effect.addFinalizer(() => Effect.sync(() => controller.abort()))
@@ -140,17 +140,17 @@ export const make = (options: Client.Options): Effect.Effect<Client.AnthropicCli
         Effect.withSpan("AnthropicClient.messages.streamWithResponse", { attributes: spanAttributes(params.model) })
       )
 
-    const stream: Client.Messages["stream"] = (params, options) =>
+    const stream: Client.Messages<AnthropicError.AnthropicError>["stream"] = (params, options) =>
       Stream.unwrapScoped(Effect.map(streamWithResponse(params, options), (r) => r.value)).pipe(
         Stream.withSpan("AnthropicClient.messages.stream", { attributes: spanAttributes(params.model) })
       )
 
-    const countTokens: Client.Messages["countTokens"] = (params, options) =>
+    const countTokens: Client.Messages<AnthropicError.AnthropicError>["countTokens"] = (params, options) =>
       attempt((signal) => sdk.messages.countTokens(params, sdkRequestOptions(options, signal))).pipe(
         Effect.withSpan("AnthropicClient.messages.countTokens", { attributes: spanAttributes(params.model) })
       )
 
-    const list: Client.Models["list"] = (params, options) =>
+    const list: Client.Models<AnthropicError.AnthropicError>["list"] = (params, options) =>
       attempt(async (signal) => {
         const out: Array<Anthropic.ModelInfo> = []
         for await (const model of sdk.models.list(params ?? {}, sdkRequestOptions(options, signal))) {
@@ -159,7 +159,7 @@ export const make = (options: Client.Options): Effect.Effect<Client.AnthropicCli
         return out
       }).pipe(Effect.withSpan("AnthropicClient.models.list"))
 
-    const retrieve: Client.Models["retrieve"] = (id, params, options) =>
+    const retrieve: Client.Models<AnthropicError.AnthropicError>["retrieve"] = (id, params, options) =>
       attempt((signal) => sdk.models.retrieve(id, params ?? {}, sdkRequestOptions(options, signal))).pipe(
         Effect.withSpan("AnthropicClient.models.retrieve", { attributes: { "gen_ai.request.model": id } })
       )
@@ -172,7 +172,7 @@ export const make = (options: Client.Options): Effect.Effect<Client.AnthropicCli
         }
       })
 
-    const batchCreate: Client.Batches["create"] = (params, options) =>
+    const batchCreate: Client.Batches<AnthropicError.AnthropicError>["create"] = (params, options) =>
       attempt((signal) => sdk.messages.batches.create(params, sdkRequestOptions(options, signal))).pipe(
         Effect.tap((batch) => Effect.annotateCurrentSpan("anthropic.batch.id", batch.id)),
         Effect.withSpan("AnthropicClient.messages.batches.create", {
@@ -180,12 +180,12 @@ export const make = (options: Client.Options): Effect.Effect<Client.AnthropicCli
         })
       )
 
-    const batchRetrieve: Client.Batches["retrieve"] = (id, params, options) =>
+    const batchRetrieve: Client.Batches<AnthropicError.AnthropicError>["retrieve"] = (id, params, options) =>
       attempt((signal) => sdk.messages.batches.retrieve(id, params ?? {}, sdkRequestOptions(options, signal))).pipe(
         batchSpan("retrieve", id)
       )
 
-    const batchList: Client.Batches["list"] = (params, options) =>
+    const batchList: Client.Batches<AnthropicError.AnthropicError>["list"] = (params, options) =>
       attempt(async (signal) => {
         const page = await sdk.messages.batches.list(params ?? {}, sdkRequestOptions(options, signal))
         return {
@@ -196,12 +196,12 @@ export const make = (options: Client.Options): Effect.Effect<Client.AnthropicCli
         }
       }).pipe(batchSpan("list"))
 
-    const batchCancel: Client.Batches["cancel"] = (id, params, options) =>
+    const batchCancel: Client.Batches<AnthropicError.AnthropicError>["cancel"] = (id, params, options) =>
       attempt((signal) => sdk.messages.batches.cancel(id, params ?? {}, sdkRequestOptions(options, signal))).pipe(
         batchSpan("cancel", id)
       )
 
-    const batchResults: Client.Batches["results"] = (id, params, options) =>
+    const batchResults: Client.Batches<AnthropicError.AnthropicError>["results"] = (id, params, options) =>
       Stream.unwrapScoped(Effect.gen(function*() {
         const controller = new AbortController()
         yield* Effect.addFinalizer(() => Effect.sync(() => controller.abort()))

@@ -6,7 +6,7 @@
 import { Duration, Effect, Random } from "effect"
 
 /** @internal */
-export type Jitter = "none" | "full" | "equal" | "decorrelated"
+export type Jitter = "none" | "full" | "equal" | "decorrelated" | "sdk"
 
 /** @internal */
 export interface Input {
@@ -82,6 +82,10 @@ export const step = (resolved: Resolved, state: State, draw: number): readonly [
     case "equal": {
       const half = exponential(resolved, n) / 2
       return [{ n: n + 1, prev: state.prev }, half + scale(half, r)]
+    }
+    case "sdk": {
+      const expo = exponential(resolved, n)
+      return [{ n: n + 1, prev: state.prev }, expo - scale(expo, r) / 4]
     }
     case "decorrelated": {
       const delay = Math.min(resolved.cap, resolved.base + scale(state.prev * 3 - resolved.base, r))

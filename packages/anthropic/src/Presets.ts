@@ -1,0 +1,113 @@
+/**
+ * Ready-made policies for the usual kinds of service. Each is a plain `Policy` value: print it,
+ * compare it, or change any part with the `Policy.with*` combinators.
+ *
+ * | preset          | for                               | in short                                                     |
+ * |-----------------|-----------------------------------|--------------------------------------------------------------|
+ * | `interactive`   | a user is waiting                 | 30 s deadline, 2 quick retries, then Opus → Sonnet → Haiku    |
+ * | `background`    | jobs, pipelines, queues           | patient retries under a budget, adaptive concurrency, pacing |
+ * | `sdkCompatible` | the baseline: `@anthropic-ai/sdk` | 2 retries, 0.5·2ⁿ s capped at 8 s minus ≤ 25 %, Retry-After   |
+ *
+ * @example
+ * ```ts
+ * import { Policy } from "@ballast/core"
+ * import { Presets } from "@ballast/anthropic"
+ *
+ * const nightly = Presets.background.pipe(Policy.named("nightly"), Policy.withDeadline("2 hours"))
+ * console.log(String(nightly))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { AdaptiveConcurrency, CircuitBreaker, Policy, RetryBudget } from "@ballast/core"
+
+/**
+ * Exactly the retry behaviour of `@anthropic-ai/sdk` 1.14 with its defaults: 2 retries; the delay
+ * before retry n (from 0) is `min(0.5 s · 2ⁿ, 8 s)` minus up to 25 % (`jitter: "sdk"`); a
+ * `retry-after-ms`/`retry-after` hint replaces it when present (up to ~24.8 days, the SDK's bound);
+ * a 10-minute timeout per attempt. Nothing else: no budget, no breaker, no concurrency control, no
+ * fallback. It is the baseline the other presets are measured against.
+ *
+ * @since 0.1.0
+ * @category Presets
+ */
+export const sdkCompatible: Policy.Policy = Policy.make({
+  name: "sdkCompatible",
+  retry: {
+    maxRetries: 2,
+    base: "500 millis",
+    factor: 2,
+    cap: "8 seconds",
+    jitter: "sdk",
+    honourRetryAfter: true,
+    maxRetryAfter: 2_147_483_647
+  },
+  attemptTimeout: "10 minutes"
+})
+
+/**
+ * Latency first, for calls a person is waiting on:
+ *
+ * - the whole call has a **30 s deadline**; a retry that would end past it is not started;
+ * - **2 quick retries** (full jitter from 250 ms, capped at 2 s), then the call **falls back** down
+ *   `claude-opus-5-5 → claude-sonnet-5-5 → claude-haiku-5-5` (from the requested model's place in
+ *   that chain; 1 retry on each fallback step); a Retry-After longer than the time left moves to the
+ *   next model at once;
+ * - a **circuit breaker per model** (5 consecutive overloads open it for 5 s, growing to 60 s), so a
+ *   model that is down is skipped without sending it anything;
+ * - a **retry budget** (token bucket 500/5/10) so retries stop when most calls fail;
+ * - **adaptive concurrency** with a short queue (256 waiters, 2 s wait at most: beyond that the call
+ *   is shed with `LoadShed` rather than left to wait), and rate-limit **pacing**.
+ *
+ * @since 0.1.0
+ * @category Presets
+ */
+export const interactive: Policy.Policy = Policy.make({
+  name: "interactive",
+  retry: { maxRetries: 2, base: "250 millis", factor: 2, cap: "2 seconds", jitter: "full" },
+  budget: RetryBudget.tokenBucket(),
+  breaker: CircuitBreaker.config({ trips: CircuitBreaker.consecutive(5), openDuration: "5 seconds" }),
+  concurrency: AdaptiveConcurrency.config({ queue: 256, queueTimeout: "2 seconds" }),
+  pacing: true,
+  deadline: "30 seconds",
+  fallback: [
+    "claude-opus-5-5",
+    { key: "claude-sonnet-5-5", retry: { maxRetries: 1, base: "250 millis", cap: "1 second" } },
+    { key: "claude-haiku-5-5", retry: { maxRetries: 1, base: "250 millis", cap: "1 second" } }
+  ]
+})
+
+/**
+ * Throughput first, for work nobody is waiting on second by second:
+ *
+ * - **adaptive concurrency** (AIMD: cut ×0.7 on 529/429/timeouts, +1 per window of successes) with
+ *   a queue of a million waiters and no wait limit — demand above capacity queues on the client
+ *   instead of turning into rejected requests;
+ * - **patient retries**: 10, full jitter from 1 s doubling to 60 s, Retry-After honoured up to 5 min;
+ * - a **retry budget** (token bucket 500/5/10: about one retry per five successes in the long run);
+ * - a **circuit breaker** that opens only on a failure rate (50 % over 30 s, at least 20 calls);
+ * - rate-limit **pacing**; no deadline and no fallback (the model asked for is the model used).
+ *
+ * @since 0.1.0
+ * @category Presets
+ */
+export const background: Policy.Policy = Policy.make({
+  name: "background",
+  retry: { maxRetries: 10, base: "1 second", factor: 2, cap: "60 seconds", jitter: "full", maxRetryAfter: "5 minutes" },
+  budget: RetryBudget.tokenBucket(),
+  breaker: CircuitBreaker.config({
+    trips: CircuitBreaker.failureRate({ threshold: 0.5, window: "30 seconds", minimumCalls: 20 }),
+    openDuration: "5 seconds"
+  }),
+  concurrency: AdaptiveConcurrency.config({ queue: 1_000_000 }),
+  pacing: true,
+  attemptTimeout: "10 minutes"
+})
+
+/**
+ * Every preset, by name.
+ *
+ * @since 0.1.0
+ * @category Presets
+ */
+export const all: ReadonlyArray<Policy.Policy> = [interactive, background, sdkCompatible]

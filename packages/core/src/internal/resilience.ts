@@ -1,0 +1,346 @@
+/**
+ * The machinery of `Resilience`: the attempt pipeline, the retry loop of one step and the walk down
+ * the fallback chain.
+ *
+ * @internal
+ */
+import type { Scope } from "effect"
+import {
+  Cause,
+  Clock,
+  Duration,
+  Effect,
+  Exit,
+  Metric,
+  Option,
+  Predicate,
+  PubSub,
+  Stream
+} from "effect"
+import * as AdaptiveConcurrency from "../AdaptiveConcurrency.js"
+import * as CircuitBreaker from "../CircuitBreaker.js"
+import * as Classification from "../Classification.js"
+import * as Pacing from "../Pacing.js"
+import * as Policy from "../Policy.js"
+import type * as Resilience from "../Resilience.js"
+import { AttemptTimeout, DeadlineExceeded, Event } from "../Resilience.js"
+import * as Retry from "../Retry.js"
+import * as RetryBudget from "../RetryBudget.js"
+
+const attemptsTotal = Metric.counter("ballast_attempts_total", {
+  description: "Attempts sent under a ballast policy",
+  incremental: true
+})
+const retriesTotal = Metric.counter("ballast_retries_total", {
+  description: "Retries scheduled by a ballast policy",
+  incremental: true
+})
+const giveUpsTotal = Metric.counter("ballast_give_ups_total", {
+  description: "Calls that failed for good under a ballast policy",
+  incremental: true
+})
+const fallbacksTotal = Metric.counter("ballast_fallbacks_total", {
+  description: "Moves to the next step of a fallback chain",
+  incremental: true
+})
+const budgetLevel = Metric.gauge("ballast_budget_level", {
+  description: "Share of the retry budget left (0..1), sampled when a retry is asked"
+})
+const concurrencyLimit = Metric.gauge("ballast_concurrency_limit", {
+  description: "Current limit of the adaptive concurrency limiter"
+})
+const breakerState = Metric.gauge("ballast_breaker_state", {
+  description: "Circuit state per key: 0 closed, 0.5 half-open, 1 open"
+})
+
+const stateValue = (state: CircuitBreaker.State): number =>
+  state._tag === "Closed" ? 0 : state._tag === "HalfOpen" ? 0.5 : 1
+
+const isCircuitOpen = (u: unknown): u is CircuitBreaker.CircuitOpen => Predicate.isTagged(u, "CircuitOpen")
+
+/** Failures after which a call may move to the next step: the server's trouble, not the request's. */
+const mayFallBack = (error: unknown): boolean => {
+  if (isCircuitOpen(error)) return true
+  if (
+    Predicate.isTagged(error, "DeadlineExceeded") || Predicate.isTagged(error, "LoadShed") ||
+    Predicate.isTagged(error, "RetryBudgetExhausted")
+  ) return false
+  const kind = Classification.classify(error).kind
+  return kind === "Overloaded" || kind === "RateLimited" || kind === "Transient"
+}
+
+type StepResult<A> =
+  | { readonly _tag: "Served"; readonly value: A; readonly attempts: number }
+  | {
+    readonly _tag: "Left"
+    readonly reason: Resilience.LeftReason
+    readonly error: unknown
+    readonly attempts: number
+  }
+
+/** Reads `status` and `requestId` from provider errors that have them, for span attributes. */
+const errorAttributes = (error: unknown): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  if (Predicate.hasProperty(error, "_tag")) out["error.tag"] = error._tag
+  if (Predicate.hasProperty(error, "status") && typeof error.status === "number") out["http.status"] = error.status
+  if (Predicate.hasProperty(error, "requestId")) {
+    const id = error.requestId
+    if (Option.isOption(id) && Option.isSome(id)) out["request_id"] = id.value
+    else if (typeof id === "string") out["request_id"] = id
+  }
+  return out
+}
+
+/** @internal */
+export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const tag = { policy: policy.name }
+    const tagged = <T, I, O>(metric: Metric.Metric<T, I, O>) => Metric.tagged(metric, "policy", policy.name)
+    const m = {
+      attempts: tagged(attemptsTotal),
+      retries: tagged(retriesTotal),
+      giveUps: tagged(giveUpsTotal),
+      fallbacks: tagged(fallbacksTotal),
+      budget: tagged(budgetLevel),
+      limit: tagged(concurrencyLimit)
+    }
+
+    const budget = Option.isSome(policy.budget)
+      ? Option.some(yield* RetryBudget.make(policy.budget.value))
+      : Option.none<RetryBudget.RetryBudget>()
+    const breakers = Option.isSome(policy.breaker)
+      ? Option.some(yield* CircuitBreaker.makeKeyed(policy.breaker.value))
+      : Option.none<CircuitBreaker.Keyed>()
+    const limiter = Option.isSome(policy.concurrency)
+      ? Option.some(yield* AdaptiveConcurrency.make(policy.concurrency.value))
+      : Option.none<AdaptiveConcurrency.AdaptiveConcurrency>()
+    const pacer = policy.pacing ? Option.some(yield* Pacing.make) : Option.none<Pacing.Pacer>()
+
+    const hub = yield* PubSub.unbounded<Resilience.Event>()
+    yield* Effect.addFinalizer(() => PubSub.shutdown(hub))
+    const publish = (event: Resilience.Event) => PubSub.publish(hub, event)
+
+    if (Option.isSome(breakers)) {
+      yield* breakers.value.changes.pipe(
+        Stream.runForEach((t) => Metric.set(Metric.tagged(tagged(breakerState), "key", t.key), stateValue(t.to))),
+        Effect.forkScoped
+      )
+    }
+    if (Option.isSome(limiter)) {
+      yield* Metric.set(m.limit, yield* limiter.value.limit)
+      yield* limiter.value.changes.pipe(Stream.runForEach((n) => Metric.set(m.limit, n)), Effect.forkScoped)
+    }
+
+    const attemptTimeout = Option.map(policy.attemptTimeout, Duration.decode)
+    const deadline = policy.deadline
+
+    /** One attempt through pacing, breaker, limiter and timeout. */
+    const attemptOnce = <A, E, R>(
+      call: (attempt: Resilience.Attempt) => Effect.Effect<A, E, R>,
+      attempt: Resilience.Attempt
+    ): Effect.Effect<A, unknown, R> => {
+      let effect: Effect.Effect<A, unknown, R> = Effect.suspend(() => call(attempt))
+      if (Option.isSome(attemptTimeout)) {
+        const timeout = attemptTimeout.value
+        effect = Effect.timeoutFail(effect, { duration: timeout, onTimeout: () => new AttemptTimeout({ timeout }) })
+      }
+      if (Option.isSome(limiter)) effect = limiter.value.run(effect)
+      if (Option.isSome(breakers)) {
+        const inner = effect
+        effect = Effect.flatMap(breakers.value.get(attempt.key), (breaker) => breaker.run(inner))
+      }
+      if (Option.isSome(pacer)) effect = Effect.zipRight(pacer.value.wait, effect)
+      return Metric.increment(m.attempts).pipe(
+        Effect.zipRight(effect),
+        Effect.tapError((error) => Effect.annotateCurrentSpan(errorAttributes(error))),
+        Effect.withSpan("ballast.attempt", {
+          attributes: { "ballast.key": attempt.key, "ballast.attempt": attempt.attempt, "ballast.step": attempt.step }
+        })
+      )
+    }
+
+    /** The retry loop of one step of the chain. */
+    const runStep = <A, E, R>(
+      call: (attempt: Resilience.Attempt) => Effect.Effect<A, E, R>,
+      step: Policy.FallbackStep,
+      index: number,
+      isLast: boolean,
+      startedAt: number,
+      deadlineAt: number | undefined
+    ): Effect.Effect<StepResult<A>, never, R> => {
+      const settings = Policy.retryFor(policy, step)
+      const schedule = Retry.schedule<unknown>({
+        maxRetries: settings.maxRetries,
+        base: settings.base,
+        factor: settings.factor,
+        cap: settings.cap,
+        jitter: settings.jitter,
+        honourRetryAfter: settings.honourRetryAfter,
+        maxRetryAfter: settings.maxRetryAfter,
+        startedAt,
+        deadlineAt
+      })
+      const loop = (n: number, state: unknown): Effect.Effect<StepResult<A>, never, R> =>
+        Effect.flatMap(Effect.exit(attemptOnce(call, { key: step.key, attempt: n, step: index })), (exit) => {
+          if (Exit.isSuccess(exit)) {
+            const served: StepResult<A> = { _tag: "Served", value: exit.value, attempts: n }
+            return Option.isSome(budget)
+              ? Effect.as(budget.value.onSuccess(n > 1 || index > 0), served)
+              : Effect.succeed(served)
+          }
+          const failure = Cause.failureOption(exit.cause)
+          if (Option.isNone(failure)) return Effect.failCause(exit.cause as Cause.Cause<never>)
+          const error = failure.value
+          if (isCircuitOpen(error) && !isLast) {
+            return Effect.succeed({ _tag: "Left", reason: "circuit-open", error, attempts: n - 1 })
+          }
+          return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.flatMap(schedule.step(now, error, state), ([next, decision]) => {
+              const failed = publish(
+                Event.AttemptFailed({
+                  key: step.key,
+                  attempt: n,
+                  error,
+                  classification: decision.classification,
+                  at: now
+                })
+              )
+              if (Retry.isGiveUp(decision)) {
+                return Effect.as(failed, { _tag: "Left", reason: decision.reason, error, attempts: n } as const)
+              }
+              const askBudget: Effect.Effect<boolean> = Option.isNone(budget) || isCircuitOpen(error)
+                ? Effect.succeed(true)
+                : Effect.tap(
+                  budget.value.tryRetry(decision.classification),
+                  () => Effect.flatMap(budget.value.level, (level) => Metric.set(m.budget, level))
+                )
+              return Effect.zipRight(
+                failed,
+                Effect.flatMap(askBudget, (ok): Effect.Effect<StepResult<A>, never, R> => {
+                  if (!ok) {
+                    return Effect.flatMap(
+                      Option.isSome(budget) ? budget.value.level : Effect.succeed(0),
+                      (level) =>
+                        Effect.succeed({
+                          _tag: "Left",
+                          reason: "budget",
+                          error: new RetryBudget.RetryBudgetExhausted({ error, level }),
+                          attempts: n
+                        } as const)
+                    )
+                  }
+                  return publish(
+                    Event.RetryScheduled({
+                      key: step.key,
+                      attempt: n,
+                      delay: decision.delay,
+                      reason: decision.reason,
+                      at: now
+                    })
+                  ).pipe(
+                    Effect.zipRight(Metric.increment(m.retries)),
+                    Effect.zipRight(Effect.sleep(decision.delay)),
+                    Effect.zipRight(Effect.suspend(() => loop(n + 1, next)))
+                  )
+                })
+              )
+            }))
+        })
+      return Effect.suspend(() => loop(1, schedule.initial))
+    }
+
+    const run = <A, E, R>(
+      call: (attempt: Resilience.Attempt) => Effect.Effect<A, E, R>,
+      options?: Resilience.RunOptions
+    ): Effect.Effect<Resilience.Routed<A>, E | Resilience.PolicyError<E>, R> => {
+      const key = options?.key ?? "default"
+      const steps = options?.fallback === false || policy.fallback.length === 0
+        ? [new Policy.FallbackStep({ key, retry: Option.none() })]
+        : Policy.chain(policy, key)
+      const body = Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
+        const deadlineAt = Option.isSome(deadline) ? startedAt + Duration.toMillis(deadline.value) : undefined
+        const route: Array<Resilience.RouteStep> = []
+        const walk = (index: number): Effect.Effect<Resilience.Routed<A>, unknown, R> =>
+          Effect.flatMap(
+            runStep(call, steps[index]!, index, index === steps.length - 1, startedAt, deadlineAt),
+            (result) => {
+              const step = steps[index]!
+              if (result._tag === "Served") {
+                route.push({ key: step.key, attempts: result.attempts, outcome: "served", error: Option.none() })
+                return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                  Effect.as(
+                    result.attempts === 1 && index === 0
+                      ? Effect.void
+                      : publish(
+                        Event.Succeeded({ key: step.key, attempts: result.attempts, elapsed: now - startedAt, at: now })
+                      ),
+                    { value: result.value, key: step.key, route }
+                  ))
+              }
+              route.push({
+                key: step.key,
+                attempts: result.attempts,
+                outcome: result.reason,
+                error: Option.some(result.error)
+              })
+              const next = steps[index + 1]
+              const giveUp = (reason: Resilience.LeftReason | "no-fallback") =>
+                Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                  publish(
+                    Event.GaveUp({ key: step.key, attempts: result.attempts, reason, error: result.error, at: now })
+                  ).pipe(Effect.zipRight(Metric.increment(m.giveUps)), Effect.zipRight(Effect.fail(result.error))))
+              if (next === undefined || !mayFallBack(result.error)) {
+                return giveUp(result.reason)
+              }
+              const askBudget = Option.isNone(budget) || isCircuitOpen(result.error)
+                ? Effect.succeed(true)
+                : budget.value.tryRetry(Classification.classify(result.error))
+              return Effect.flatMap(askBudget, (ok) => {
+                if (!ok) {
+                  return Effect.flatMap(Option.isSome(budget) ? budget.value.level : Effect.succeed(0), (level) =>
+                    Effect.fail(new RetryBudget.RetryBudgetExhausted({ error: result.error, level })))
+                }
+                return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                  publish(Event.FellBack({ from: step.key, to: next.key, reason: result.reason, at: now })).pipe(
+                    Effect.zipRight(Metric.increment(m.fallbacks)),
+                    Effect.zipRight(walk(index + 1))
+                  ))
+              })
+            }
+          )
+        const walked = Option.isSome(budget) ? Effect.zipRight(budget.value.onRequest, walk(0)) : walk(0)
+        if (Option.isNone(deadline)) return walked
+        const limit = deadline.value
+        return Effect.timeoutFail(walked, {
+          duration: limit,
+          onTimeout: () => new DeadlineExceeded({ deadline: limit })
+        }).pipe(
+          Effect.tapError((error) =>
+            Predicate.isTagged(error, "DeadlineExceeded")
+              ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                publish(
+                  Event.GaveUp({ key, attempts: route.length, reason: "deadline-exceeded", error, at: now })
+                ).pipe(Effect.zipRight(Metric.increment(m.giveUps))))
+              : Effect.void
+          )
+        )
+      })
+      return (body as Effect.Effect<Resilience.Routed<A>, E | Resilience.PolicyError<E>, R>).pipe(
+        Effect.withSpan("ballast.call", { attributes: { "ballast.policy": tag.policy, "ballast.key": key } })
+      )
+    }
+
+    const apply = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      Effect.map(run(() => self, { fallback: false }), (routed) => routed.value)
+
+    return {
+      policy,
+      run,
+      apply,
+      events: Stream.fromPubSub(hub),
+      budget,
+      breakers,
+      concurrency: limiter,
+      pacer
+    } satisfies Resilience.Service
+  })
