@@ -56,7 +56,10 @@ export const exec = async (
     return stdout + stderr
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string }
-    throw new Error(`${command} ${args.join(" ")} (in ${options.cwd ?? root}) failed:\n${e.stdout ?? ""}${e.stderr ?? e.message}`)
+    throw new Error(
+      `${command} ${args.join(" ")} (in ${options.cwd ?? root}) failed:\n${e.stdout ?? ""}${e.stderr ?? e.message}`,
+      { cause: error }
+    )
   }
 }
 

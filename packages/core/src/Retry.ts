@@ -163,12 +163,13 @@ interface State {
  *
  * @example
  * ```ts
- * import { Effect, Schedule } from "effect"
+ * import { Data, Effect, Schedule } from "effect"
  * import { Retry } from "@ballast/core"
  *
- * declare const call: Effect.Effect<string, MyError>
+ * class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+ * declare const call: Effect.Effect<string, Unavailable>
  *
- * const policy = Retry.schedule<MyError>({ base: "200 millis", maxRetries: 5, deadline: "30 seconds" }).pipe(
+ * const policy = Retry.schedule<Unavailable>({ base: "200 millis", maxRetries: 5, deadline: "30 seconds" }).pipe(
  *   Schedule.tapOutput((d) => Effect.log(d._tag, d.attempt)),
  *   Schedule.intersect(Schedule.recurs(2)) // at most 2 retries, whatever the options say
  * )
@@ -263,10 +264,11 @@ export interface RetryOptions<E, R = never> extends Options<E> {
  *
  * @example
  * ```ts
- * import { Console, Effect } from "effect"
+ * import { Console, Data, Duration, Effect } from "effect"
  * import { Retry } from "@ballast/core"
  *
- * declare const call: Effect.Effect<string, MyError>
+ * class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+ * declare const call: Effect.Effect<string, Unavailable>
  *
  * const program = call.pipe(
  *   Retry.retry({
