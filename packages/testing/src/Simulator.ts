@@ -208,6 +208,14 @@ export interface CapacityOptions {
    * storm of retries eats capacity (models the cost of refusing requests). Default: none.
    */
   readonly rejectionCost?: { readonly share: number; readonly duration: Duration.DurationInput } | undefined
+  /**
+   * Per-model capacity, as on the real API where every model has its own: a request for a model
+   * listed here is admitted against that model's own limits (fields left out are unlimited, as
+   * above) and its rate-limit headers describe them; other models share the limits above. So a
+   * fallback to a smaller model lands on capacity an overload of the larger one does not use.
+   * Default: every model shares one pool.
+   */
+  readonly models?: Readonly<Record<string, Omit<CapacityOptions, "models">>> | undefined
 }
 
 /**

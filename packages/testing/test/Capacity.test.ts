@@ -91,4 +91,61 @@ describe("Capacity", () => {
         [529, 529, 200]
       )
     }))
+
+  it.effect("models: a model with its own pool is admitted against it, others share the default pool", () =>
+    Effect.gen(function*() {
+      const client = sdkInProcess(yield* InProcess.fetch)
+      const call = (model: string) =>
+        Effect.fork(Effect.promise(() =>
+          client.messages.create({ model, max_tokens: 10, messages: [{ role: "user", content: "x" }] }).then(
+            () => 200,
+            (e: APIError) => e.status
+          )
+        ))
+      const sim = yield* Simulator.Simulator
+      // shared pool: 1 slot for every model not listed; haiku: 2 slots of its own, each 529 costing a whole slot for 1 s
+      const opus1 = yield* call("claude-opus-5-5")
+      const sonnet = yield* call("claude-sonnet-5-5") // shares opus's pool: full
+      const haiku1 = yield* call("claude-haiku-5-5")
+      const haiku2 = yield* call("claude-haiku-5-5")
+      const haiku3 = yield* call("claude-haiku-5-5") // haiku's own pool is full: 529, holding a slot of *haiku's* pool
+      yield* Simulator.awaitCalls(5)
+      assert.strictEqual(yield* sim.inFlight, 3, "in flight counts every pool")
+      assert.deepStrictEqual((yield* Simulator.calls).map((c) => c.source), ["model", "capacity", "model", "model", "capacity"])
+      yield* TestClock.adjust("100 millis")
+      const first = yield* Effect.forEach([opus1, sonnet, haiku1, haiku2, haiku3], Fiber.join)
+      assert.deepStrictEqual(first, [200, 529, 200, 200, 529])
+      assert.strictEqual(yield* sim.inFlight, 0)
+      // t = 100 ms: haiku3's rejection still holds one of haiku's two slots (until 1 s); opus's pool is untouched by it
+      const opus2 = yield* call("claude-opus-5-5")
+      const haiku4 = yield* call("claude-haiku-5-5")
+      const haiku5 = yield* call("claude-haiku-5-5")
+      yield* Simulator.awaitCalls(8)
+      yield* TestClock.adjust("100 millis")
+      assert.deepStrictEqual(yield* Effect.forEach([opus2, haiku4, haiku5], Fiber.join), [200, 200, 529])
+    }).pipe(Effect.provide(Simulator.layer({
+      latency: "100 millis",
+      capacity: {
+        concurrency: 1,
+        models: { "claude-haiku-5-5": { concurrency: 2, rejectionCost: { share: 1, duration: "1 second" } } }
+      }
+    }))))
+
+  it.effect("models: rate-limit buckets and headers are per pool", () =>
+    Effect.gen(function*() {
+      const client = sdkInProcess(yield* InProcess.fetch)
+      const call = (model: string) =>
+        Effect.promise(() =>
+          client.messages.create({ model, max_tokens: 10, messages: [{ role: "user", content: "x" }] }).withResponse()
+            .then(({ response }) => [200, response.headers.get("anthropic-ratelimit-requests-limit")] as const, (e: APIError) =>
+              [e.status, e.headers?.get("anthropic-ratelimit-requests-limit") ?? null] as const)
+        )
+      assert.deepStrictEqual(yield* call("claude-opus-5-5"), [200, "1"])
+      assert.deepStrictEqual(yield* call("claude-opus-5-5"), [429, "1"])
+      assert.deepStrictEqual(yield* call("claude-haiku-5-5"), [200, "3"], "haiku's own bucket")
+      assert.deepStrictEqual(yield* call("claude-haiku-5-5"), [200, "3"])
+      assert.deepStrictEqual(yield* call("claude-sonnet-5-5"), [429, "1"], "sonnet shares opus's bucket")
+    }).pipe(Effect.provide(Simulator.layer({
+      capacity: { requestsPerMinute: 1, models: { "claude-haiku-5-5": { requestsPerMinute: 3 } } }
+    }))))
 })

@@ -1,11 +1,14 @@
 /**
- * The capacity model: a concurrency ceiling and per-minute token buckets.
+ * The capacity model: a concurrency ceiling and per-minute token buckets, in one shared pool
+ * and optionally one pool per model.
  *
  * Buckets use integer arithmetic (levels scaled by 60 000, refilled by `limit` per
  * millisecond) so every decision is exact under TestClock.
  *
  * @internal
  */
+import * as Duration from "effect/Duration"
+import type { CapacityOptions } from "../Simulator.js"
 
 const MINUTE = 60_000
 
@@ -53,7 +56,21 @@ export interface CapacityConfig {
   readonly tokensPerMinute: number | undefined
   readonly rejectionShare: number
   readonly rejectionMillis: number
+  /** Models admitted against a pool of their own instead of this one. */
+  readonly models?: ReadonlyMap<string, CapacityConfig> | undefined
 }
+
+/** The config of the options (`models` of a per-model entry are ignored: pools do not nest). @internal */
+export const configOf = (options: CapacityOptions | undefined, nested = false): CapacityConfig => ({
+  concurrency: options?.concurrency,
+  requestsPerMinute: options?.requestsPerMinute,
+  tokensPerMinute: options?.tokensPerMinute,
+  rejectionShare: options?.rejectionCost?.share ?? 0,
+  rejectionMillis: options?.rejectionCost === undefined ? 0 : Duration.toMillis(options.rejectionCost.duration),
+  models: nested || options?.models === undefined
+    ? undefined
+    : new Map(Object.entries(options.models).map(([id, o]) => [id, configOf(o, true)]))
+})
 
 /** @internal */
 export type Admission =
@@ -75,9 +92,25 @@ export class Capacity {
   private readonly tokens: Bucket | undefined
   /** Expiry times of rejections still occupying a share of capacity (in arrival order). */
   private readonly rejections: Array<number> = []
+  private readonly pools = new Map<string, Capacity>()
   constructor(readonly config: CapacityConfig, now: number) {
     this.requests = config.requestsPerMinute === undefined ? undefined : new Bucket(config.requestsPerMinute, now)
     this.tokens = config.tokensPerMinute === undefined ? undefined : new Bucket(config.tokensPerMinute, now)
+    if (config.models !== undefined) {
+      for (const [model, c] of config.models) this.pools.set(model, new Capacity(c, now))
+    }
+  }
+
+  /** The pool a request for `model` is admitted against: the model's own if it has one, else this one. */
+  pool(model: string | undefined): Capacity {
+    return model === undefined ? this : this.pools.get(model) ?? this
+  }
+
+  /** Requests in service in this pool and in every per-model pool. */
+  get inFlight(): number {
+    let n = this.active
+    for (const p of this.pools.values()) n += p.active
+    return n
   }
 
   get hasRateLimits(): boolean {

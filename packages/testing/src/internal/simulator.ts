@@ -33,7 +33,7 @@ import type {
   Source
 } from "../Simulator.js"
 import * as Batches from "./batches.js"
-import { Capacity } from "./capacity.js"
+import { Capacity, configOf } from "./capacity.js"
 import * as EventStream from "./eventStream.js"
 import * as Messages from "./messages.js"
 import * as Models from "./models.js"
@@ -173,7 +173,7 @@ export class SimulatorImpl implements Service {
       return Deferred.await(deferred)
     })
 
-  readonly inFlight: Effect.Effect<number> = Effect.sync(() => this.capacity?.active ?? 0)
+  readonly inFlight: Effect.Effect<number> = Effect.sync(() => this.capacity?.inFlight ?? 0)
 
   readonly setScript = (script: Script.Script | ReadonlyArray<Fault.Fault>): Effect.Effect<void> =>
     Effect.sync(() => this.load(script))
@@ -186,16 +186,7 @@ export class SimulatorImpl implements Service {
   // One call
 
   private capacityAt(now: number): Capacity {
-    if (this.capacity === undefined) {
-      const c = this.options.capacity
-      this.capacity = new Capacity({
-        concurrency: c?.concurrency,
-        requestsPerMinute: c?.requestsPerMinute,
-        tokensPerMinute: c?.tokensPerMinute,
-        rejectionShare: c?.rejectionCost?.share ?? 0,
-        rejectionMillis: c?.rejectionCost === undefined ? 0 : Duration.toMillis(c.rejectionCost.duration)
-      }, now)
-    }
+    if (this.capacity === undefined) this.capacity = new Capacity(configOf(this.options.capacity), now)
     return this.capacity
   }
 
@@ -295,14 +286,15 @@ export class SimulatorImpl implements Service {
       fault?._tag === "Ok" && fault.reply !== undefined ? fault.reply : this.reply(messages, n)
     )
     const completion = Messages.complete(text, messages.max_tokens, input)
-    const admission = capacity.admit(now, input + completion.outputTokens)
+    const pool = capacity.pool(messages.model)
+    const admission = pool.admit(now, input + completion.outputTokens)
     if (admission._tag === "Overloaded") {
       return this.error(state, now, 529, "overloaded_error", "Overloaded", "capacity")
     }
     if (admission._tag === "RateLimited") {
       const limit = admission.limit === "requests"
-        ? `${capacity.config.requestsPerMinute} requests per minute`
-        : `${capacity.config.tokensPerMinute} tokens per minute`
+        ? `${pool.config.requestsPerMinute} requests per minute`
+        : `${pool.config.tokensPerMinute} tokens per minute`
       return this.error(
         state,
         now,
@@ -315,7 +307,7 @@ export class SimulatorImpl implements Service {
     }
 
     // 4. A normal answer (or a stream fault), after the latency.
-    const release = () => capacity.release()
+    const release = () => pool.release()
     const latency = fault?.latency ?? this.latency
     const id = "msg_sim_" + pad(n)
     if (!state.stream) {
@@ -405,7 +397,7 @@ export class SimulatorImpl implements Service {
   private baseHeaders(state: CallState, now: number, contentType: string): Record<string, string> {
     const headers: Record<string, string> = { "content-type": contentType, "request-id": state.requestId }
     if (state.endpoint === "messages") {
-      const capacity = this.capacity
+      const capacity = this.capacity?.pool(state.model)
       if (capacity !== undefined && capacity.hasRateLimits) capacity.writeHeaders(now, headers)
     }
     return headers
