@@ -21,6 +21,7 @@ export interface Manifest {
   readonly name: string
   readonly version: string
   readonly private?: boolean
+  readonly sideEffects?: boolean | ReadonlyArray<string>
   readonly exports?: Record<string, unknown>
   readonly bin?: Record<string, string>
   readonly dependencies?: Record<string, string>
