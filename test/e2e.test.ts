@@ -7,6 +7,8 @@
  * about 2 s per process, which would more than double the wall time of this folder.
  */
 import * as ApiKey from "./suites/ApiKey.js"
+import * as BatchCrash from "./suites/BatchCrash.js"
+import * as BatchSubmitter from "./suites/BatchSubmitter.js"
 import * as Errors from "./suites/Errors.js"
 import * as Interruption from "./suites/Interruption.js"
 import * as Resilient from "./suites/Resilient.js"
@@ -24,7 +26,11 @@ Transports.suite()
 Interruption.suite()
 /** The API key never appears in an error's renderings or in a log line. */
 ApiKey.suite()
-/** Resilient streams: every stream fault × strategy gives the reply exactly once (or a typed partial failure). */
-Streams.suite()
 /** `ResilientClient.layer(policy)`: fallback routes, open circuits skipped, pacing, budgets, limits, presets. */
 Resilient.suite()
+/** Resilient streams: every stream fault × strategy gives the reply exactly once (or a typed partial failure). */
+Streams.suite()
+/** BatchSubmitter over the simulator's Message Batches: chunking at the limits, resubmission, resume, 10,000 requests. */
+BatchSubmitter.suite()
+/** The file journal; a child process submitting over 127.0.0.1 is killed with SIGKILL mid-run and restarted. */
+BatchCrash.suite()

@@ -11,6 +11,21 @@ export * as AnthropicError from "./AnthropicError.js"
 /**
  * @since 0.1.0
  */
+export * as BatchJournal from "./BatchJournal.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as BatchOutcome from "./BatchOutcome.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as BatchSubmitter from "./BatchSubmitter.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as RateLimit from "./RateLimit.js"
 
 /**
@@ -21,14 +36,14 @@ export * as RetryAfter from "./RetryAfter.js"
 /**
  * @since 0.1.0
  */
-export * as StreamRecovery from "./StreamRecovery.js"
-
-/**
- * @since 0.1.0
- */
 export * as Presets from "./Presets.js"
 
 /**
  * @since 0.1.0
  */
 export * as ResilientClient from "./ResilientClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as StreamRecovery from "./StreamRecovery.js"

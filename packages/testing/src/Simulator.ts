@@ -333,8 +333,12 @@ export interface Service {
   readonly inFlight: Effect.Effect<number>
   /** Replace the script (its faults start with all their uses). */
   readonly setScript: (script: Script.Script | ReadonlyArray<Fault.Fault>) => Effect.Effect<void>
-  /** Every Message Batch created so far, oldest first, as seen at the current Clock time. */
-  readonly batches: Effect.Effect<ReadonlyArray<BatchRecord>>
+  /**
+   * Every Message Batch created so far, oldest first, as seen at the current Clock time. Optional
+   * so that wrappers of a service built before batches existed still type-check; the built-in
+   * simulator always has it.
+   */
+  readonly batches?: Effect.Effect<ReadonlyArray<BatchRecord>> | undefined
 }
 
 /**
@@ -394,7 +398,7 @@ export const setScript = (
  */
 export const batches: Effect.Effect<ReadonlyArray<BatchRecord>, never, Simulator> = Effect.flatMap(
   Simulator,
-  (sim) => sim.batches
+  (sim) => sim.batches ?? Effect.succeed([])
 )
 
 /**
