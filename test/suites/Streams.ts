@@ -46,17 +46,19 @@ const afterContent = (kind: FaultKind, k: number): boolean =>
   (kind === "error" || kind === "drop" || kind === "stall") && k >= 1
 
 /**
- * Advances the TestClock in 250 ms steps, letting the in-process I/O (promises, the SDK's body
- * reads) settle between steps, until the fiber is done. Small steps keep a pending read from ever
- * looking like a 5-second stall.
+ * Advances the TestClock one second at a time, letting the in-process I/O (promises, the SDK's
+ * body reads) settle before each step, until the fiber is done. A step is a fifth of the idle
+ * timeout, so a read still in progress never looks like a stall.
  */
 const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>): Effect.Effect<Exit.Exit<A, E>> =>
   Effect.gen(function*() {
-    for (let i = 0; i < 4_000; i++) {
-      const exit = yield* Fiber.poll(fiber)
-      if (Option.isSome(exit)) return exit.value
-      yield* realSleep(0)
-      yield* TestClock.adjust("250 millis")
+    for (let i = 0; i < 1_000; i++) {
+      for (let j = 0; j < 3; j++) {
+        const exit = yield* Fiber.poll(fiber)
+        if (Option.isSome(exit)) return exit.value
+        yield* realSleep(0)
+      }
+      yield* TestClock.adjust("1 second")
     }
     return yield* Effect.dieMessage("the stream did not finish within 1000 simulated seconds")
   })

@@ -11,11 +11,12 @@
  */
 import type { MessageParam, RawMessageStreamEvent } from "@anthropic-ai/sdk/resources/messages"
 import { Classification } from "@ballast/core"
-import { Chunk, Clock, Duration, Effect, ExecutionStrategy, Exit, Option, Scope, Stream } from "effect"
+import { Chunk, Duration, Effect, ExecutionStrategy, Exit, Option, Scope, Stream } from "effect"
 import * as Client from "../AnthropicClient.js"
 import type * as StreamRecovery from "../StreamRecovery.js"
 import * as Recovery from "../StreamRecovery.js"
 import * as Accumulate from "./accumulate.js"
+import * as StallWatch from "./stallWatch.js"
 import * as Stitch from "./stitch.js"
 
 type Event = StreamRecovery.Event
@@ -68,8 +69,7 @@ interface Opened {
   readonly record: Record
   readonly buffered: ReadonlyArray<Event>
   readonly ended: boolean
-  /** Time spent waiting (while pulling) since the last content event. */
-  waited: number
+  readonly watch: StallWatch.StallWatch
 }
 
 const isPing = (event: { readonly type: string }): boolean => event.type === "ping"
@@ -248,11 +248,14 @@ class Machine<X> {
         )
         record.requestId = response.requestId
         const pull = yield* Scope.extend(Stream.toPull(response.value), scope)
-        const translate = plan.translate()
-        const opened: Opened = { scope, pull, translate, record, buffered: [], ended: false, waited: 0 }
+        const watch = yield* Scope.extend(
+          StallWatch.make({ idle: this.settings.idle, content: this.settings.content, requestId: response.requestId }),
+          scope
+        )
+        const opened: Opened = { scope, pull, translate: plan.translate(), record, buffered: [], ended: false, watch }
         const buffered: Array<Event> = []
         while (true) {
-          const chunk = yield* this.pull(opened, false)
+          const chunk = yield* this.pull(opened)
           if (Option.isNone(chunk)) return { ...opened, buffered, ended: true }
           let content = false
           for (const event of chunk.value) {
@@ -261,7 +264,10 @@ class Machine<X> {
               if (out.type !== "message_start") content = true
             }
           }
-          if (content) return { ...opened, buffered, waited: opened.waited }
+          if (content) {
+            watch.contentEmitted()
+            return { ...opened, buffered }
+          }
         }
       }).pipe(
         Effect.onExit((exit) => (exit._tag === "Success" ? Effect.void : Scope.close(scope, exit))),
@@ -284,43 +290,24 @@ class Machine<X> {
     return opened.translate(event)
   }
 
-  /**
-   * The next chunk of an attempt (`None` at its end), failing with `StreamStalled` when the idle or
-   * content timeout passes first. Only time spent waiting here counts: a slow consumer is no stall.
-   */
-  private pull(
-    opened: Opened,
-    contentEmitted: boolean
-  ): Effect.Effect<Option.Option<Chunk.Chunk<RawMessageStreamEvent>>, AttemptError> {
-    const { content, idle } = this.settings
-    const left = content - opened.waited
-    const [limit, reason] = left < idle ? [left, "content" as const] : [idle, "idle" as const]
-    const stalled = () =>
-      new Recovery.StreamStalled({
-        reason,
-        timeout: Duration.millis(reason === "idle" ? idle : content),
-        requestId: opened.record.requestId,
-        contentEmitted
-      })
-    if (limit <= 0) return Effect.fail(stalled())
-    return Effect.gen(function*() {
-      const start = yield* Clock.currentTimeMillis
-      const chunk = yield* opened.pull.pipe(
+  /** The next chunk of an attempt (`None` at its end), or `StreamStalled` (see `StallWatch`). */
+  private pull(opened: Opened): Effect.Effect<Option.Option<Chunk.Chunk<RawMessageStreamEvent>>, AttemptError> {
+    return opened.watch.read(
+      opened.pull.pipe(
         Effect.map(Option.some),
-        Effect.catchAll((error) => (Option.isNone(error) ? Effect.succeed(Option.none()) : Effect.fail(error.value))),
-        Effect.timeoutFail({ duration: Duration.millis(limit), onTimeout: stalled })
+        Effect.catchAll((error) => (Option.isNone(error) ? Effect.succeed(Option.none()) : Effect.fail(error.value)))
       )
-      const end = yield* Clock.currentTimeMillis
-      opened.waited += end - start
-      if (Option.isSome(chunk) && Chunk.some(chunk.value, isProgress)) opened.waited = 0
-      return chunk
-    })
+    ).pipe(
+      Effect.tap((chunk) => {
+        if (Option.isSome(chunk) && Chunk.some(chunk.value, isProgress)) opened.watch.progress()
+      })
+    )
   }
 
   /** Reads the open leg after its first content; on failure, decides the recovery. */
   private read(leg: { readonly scope: Scope.CloseableScope; readonly opened: Opened }) {
     return Effect.gen(this, function*() {
-      const result = yield* Effect.either(this.pull(leg.opened, true))
+      const result = yield* Effect.either(this.pull(leg.opened))
       if (result._tag === "Right") {
         if (Option.isNone(result.right)) return yield* this.finish(leg.scope)
         const out: Array<Event> = []
