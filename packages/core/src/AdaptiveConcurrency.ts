@@ -20,10 +20,11 @@
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Data, Effect } from "effect"
  * import { AdaptiveConcurrency } from "@ballast/core"
  *
- * declare const call: Effect.Effect<string, MyError>
+ * class Unavailable extends Data.TaggedError("Unavailable")<{}> {}
+ * declare const call: Effect.Effect<string, Unavailable>
  *
  * const program = Effect.gen(function*() {
  *   const limiter = yield* AdaptiveConcurrency.make(
@@ -336,7 +337,7 @@ export const make = (config: Config): Effect.Effect<AdaptiveConcurrency> =>
  * import { AdaptiveConcurrency } from "@ballast/core"
  *
  * declare const limiter: AdaptiveConcurrency.AdaptiveConcurrency
- * declare const call: Effect.Effect<string, MyError>
+ * declare const call: Effect.Effect<string, Error>
  *
  * const limited = call.pipe(AdaptiveConcurrency.run(limiter))
  * ```
