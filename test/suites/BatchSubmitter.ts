@@ -3,8 +3,15 @@
  * the limits, resubmission of errored and expired requests, the poll schedule, refusals, resuming
  * from the journal (including a crash between a create and its journal entry), 10,000 requests.
  */
-import { AnthropicClient, AnthropicError, BatchJournal, BatchOutcome, BatchSubmitter } from "@ballast/anthropic"
-import { Retry } from "@ballast/core"
+import {
+  AnthropicClient,
+  AnthropicError,
+  BatchJournal,
+  BatchOutcome,
+  BatchSubmitter,
+  Presets,
+  ResilientClient
+} from "@ballast/anthropic"
 import { Fault, Simulator } from "@ballast/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Option, Random, Stream } from "effect"
@@ -160,16 +167,27 @@ export const suite = () =>
         script: [Fault.status(400, { endpoint: "batches", message: "bad batch" })]
       }))))
 
-    it.effect("through a retrying client, a create that meets 529 twice is retried; nothing is created twice", () =>
+    it.effect("under ResilientClient.layer(Presets.background), 529s on the create and on a poll are retried by the policy", () =>
       Effect.gen(function*() {
         const outcomes = byId(yield* submitAll(requests(3)))
-        assert.strictEqual(outcomes.size, 3)
-        const creates = (yield* Simulator.calls).filter((c) => c.method === "POST").map((c) => Option.getOrNull(c.status))
-        assert.deepStrictEqual(creates, [529, 529, 200])
-        assert.deepStrictEqual(yield* sizes, [3])
+        assert.deepStrictEqual([...outcomes.values()].map(label), ["succeeded@1", "succeeded@1", "succeeded@1"])
+        const calls = (yield* Simulator.calls).filter((c) => c.endpoint === "batches" && !c.path.endsWith("/results"))
+        assert.deepStrictEqual(calls.slice(0, 4).map((c) => [c.method, Option.getOrNull(c.status)]), [
+          ["POST", 529],
+          ["POST", 529],
+          ["POST", 200],
+          ["GET", 529]
+        ])
+        assert.deepStrictEqual(yield* sizes, [3], "one batch: the retried create made it once")
       }).pipe(
         Effect.withRandom(Random.fixed([0.5])),
-        Effect.provide(harness({}, { script: [Fault.overloaded({ endpoint: "batches", times: 2 })] }, retrying))
+        Effect.provide(harness({}, {
+          script: [
+            Fault.overloaded({ endpoint: "batches", times: 2 }),
+            Fault.ok({ endpoint: "batches" }),
+            Fault.overloaded({ endpoint: "batches" })
+          ]
+        }, resilient))
       ))
 
     it.effect("a 529 that outlasts the client's retries stops the run; running again resumes without resubmitting", () =>
@@ -256,6 +274,41 @@ export const suite = () =>
         ])
       }).pipe(Effect.provide(clientLayer), Effect.provide(Simulator.layer())))
 
+    it.effect("results recorded before a crash are not emitted twice; a finished batch's unresolved ids are resubmitted", () =>
+      Effect.gen(function*() {
+        const client = yield* AnthropicClient.AnthropicClient
+        const open = yield* client.messages.batches.create({ requests: [request("a"), request("b")] })
+        const succeeded = (customId: string, batchId: string) =>
+          new BatchOutcome.Succeeded({ customId, batchId, attempt: 1, message: { role: "assistant", content: [] } as never })
+        const { journal, layer } = yield* memoryJournal([
+          // Plan 1: created, "a" recorded, then the crash (no Done).
+          BatchJournal.encode({ _tag: "Planned", plan: 1, attempt: 1, customIds: ["a", "b"], at: 0 }),
+          BatchJournal.encode({ _tag: "Created", plan: 1, batchId: open.id, at: 0 }),
+          BatchJournal.encode({ _tag: "Resolved", plan: 1, outcome: succeeded("a", open.id) }),
+          // Plan 2 (a batch long gone): done, "c" recorded, "d" was to be resubmitted.
+          BatchJournal.encode({ _tag: "Planned", plan: 2, attempt: 1, customIds: ["c", "d"], at: 0 }),
+          BatchJournal.encode({ _tag: "Created", plan: 2, batchId: "msgbatch_gone", at: 0 }),
+          BatchJournal.encode({ _tag: "Resolved", plan: 2, outcome: succeeded("c", "msgbatch_gone") }),
+          BatchJournal.encode({ _tag: "Done", plan: 2, batchId: "msgbatch_gone" })
+        ])
+        const outcomes = Chunk.toReadonlyArray(
+          yield* drive(Stream.runCollect(BatchSubmitter.submit(["a", "b", "c", "d"].map((id) => request(id))))).pipe(
+            Effect.provide(BatchSubmitter.layer().pipe(Layer.provide(layer), Layer.provide(clientLayer)))
+          )
+        )
+        const seen = byId(outcomes)
+        assert.deepStrictEqual(outcomes.slice(0, 2).map((o) => o.customId), ["a", "c"], "recorded outcomes come first")
+        assert.deepStrictEqual(Object.fromEntries([...seen].map(([id, o]) => [id, label(o)])), {
+          a: "succeeded@1",
+          b: "succeeded@1",
+          c: "succeeded@1",
+          d: "succeeded@2"
+        })
+        assert.deepStrictEqual((yield* Simulator.batches).map((b) => b.customIds), [["a", "b"], ["d"]])
+        const tail = (yield* journal.read).slice(7).map((e) => e._tag === "Planned" ? `Planned:${e.customIds}` : e._tag)
+        assert.deepStrictEqual(tail.sort(), ["Created", "Done", "Done", "Planned:d", "Resolved", "Resolved"])
+      }).pipe(Effect.provide(clientLayer), Effect.provide(Simulator.layer())))
+
     it.effect("a plan whose create never happened is created on resume", () =>
       Effect.gen(function*() {
         const { layer } = yield* memoryJournal([
@@ -305,18 +358,7 @@ export const suite = () =>
       }))))
   })
 
-/** A client whose batch creates retry 529/429 with `Retry.retry` (what the resilient client layer does). */
-const retrying: Layer.Layer<AnthropicClient.AnthropicClient, never, Simulator.Simulator> = Layer.effect(
-  AnthropicClient.AnthropicClient,
-  Effect.map(AnthropicClient.AnthropicClient, (base) => ({
-    ...base,
-    messages: {
-      ...base.messages,
-      batches: {
-        ...base.messages.batches,
-        create: (params, options) =>
-          base.messages.batches.create(params, options).pipe(Retry.retry({ base: "1 second", maxRetries: 3 }))
-      }
-    }
-  }))
+/** The policy's client over the plain one (the layer users provide for backoff on 529/429). */
+const resilient: Layer.Layer<AnthropicClient.AnthropicClient, never, Simulator.Simulator> = ResilientClient.layer(
+  Presets.background
 ).pipe(Layer.provide(clientLayer))
