@@ -52,8 +52,9 @@ export interface Window {
 export interface Pacer {
   /**
    * Records the latest state of some windows; each replaces what was known of the window with the
-   * same name (the latest observation wins). Windows whose reset has passed are forgotten. If the
-   * observation means callers wait less (a window was replenished), they are woken to look again.
+   * same name (the latest observation wins); one whose `resetAt` is `NaN` (an unparsable header) is
+   * ignored. Windows whose reset has passed are forgotten. If the observation means callers wait
+   * less (a window was replenished), they are woken to look again.
    */
   readonly observe: (windows: ReadonlyArray<Window>) => Effect.Effect<void>
   /**

@@ -216,6 +216,24 @@ describe("AdaptiveConcurrency admission", () => {
       assert.deepStrictEqual(yield* stateOf(limiter), { limit: 1, inFlight: 0, queued: 0 })
     }))
 
+  it.effect("the timer started by an uninterruptible waiter still stops once the queue empties", () =>
+    Effect.gen(function*() {
+      const limiter = yield* make({ initial: 1, max: 1, queueTimeout: "1 minute" })
+      const log = yield* Ref.make<ReadonlyArray<number>>([])
+      const holder = yield* controlled(limiter, 0, log)
+      const supervisor = yield* Supervisor.track
+      const waiter = yield* limiter.run(Effect.succeed("ran")).pipe(
+        Effect.uninterruptible,
+        Effect.fork,
+        Effect.supervised(supervisor)
+      )
+      yield* settled(limiter, 1, 1)
+      assert.strictEqual((yield* supervisor.value).length, 2) // the waiter and the timer
+      yield* succeed(holder)
+      assert.strictEqual(yield* Fiber.join(waiter), "ran")
+      yield* waitUntil(Effect.map(supervisor.value, (alive) => alive.length === 0), "the timer to stop")
+    }))
+
   it.effect("after a cut, calls in flight finish normally and none starts until fewer than the limit run", () =>
     Effect.gen(function*() {
       const limiter = yield* make({ initial: 4, max: 4 })

@@ -65,6 +65,9 @@ describe("Pacing", () => {
       yield* pacer.observe([{ name: "requests", remaining: 10, resetAt: 5_000 }])
       yield* pacer.wait
       assert.deepStrictEqual(yield* pacer.state, [{ name: "requests", remaining: 10, resetAt: 5_000 }])
+      // an unparsable reset is ignored
+      yield* pacer.observe([{ name: "requests", remaining: 0, resetAt: Number.NaN }])
+      yield* pacer.wait
       // an observation whose reset already passed is forgotten at once
       yield* pacer.observe([{ name: "tokens", remaining: 0, resetAt: 0 }])
       yield* pacer.wait

@@ -233,7 +233,8 @@ export class Limiter<E> {
       }
       return Effect.zipRight(Effect.sleep(head.deadline - now), loop)
     })
-    timer.fiber = Runtime.runFork(runtime)(loop)
+    // interruptible even when the waiter that starts it is not, so that it can be stopped
+    timer.fiber = Runtime.runFork(runtime)(Effect.interruptible(loop))
   }
 
   private stopTimerIfIdle(): void {
