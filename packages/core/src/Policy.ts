@@ -155,7 +155,9 @@ export class Policy extends Data.Class<{
   readonly deadline: Option.Option<Duration.Duration>
   /** Ordered fallback chain (see `Resilience.run` for how the chain starts). */
   readonly fallback: ReadonlyArray<FallbackStep>
-}> {
+}> implements Pipeable {
+  /** Policies are pipeable: `policy.pipe(Policy.withDeadline("5 seconds"), Policy.named("x"))`. */
+  declare readonly pipe: Pipeable["pipe"]
   /** @since 0.1.0 */
   override toString(): string {
     return format(this)
@@ -169,14 +171,6 @@ export class Policy extends Data.Class<{
     return format(this)
   }
 }
-
-/**
- * Policies are pipeable: `policy.pipe(Policy.withDeadline("5 seconds"), Policy.named("x"))`.
- *
- * @since 0.1.0
- * @category Models
- */
-export interface Policy extends Pipeable {}
 
 Object.defineProperty(Policy.prototype, "pipe", {
   value: function(this: Policy) {

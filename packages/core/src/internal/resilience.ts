@@ -4,13 +4,12 @@
  *
  * @internal
  */
-import type { Scope } from "effect"
+import type { Schedule, Scope } from "effect"
 import {
   Cause,
   Clock,
   Duration,
   Effect,
-  Exit,
   Metric,
   Option,
   Predicate,
@@ -91,10 +90,44 @@ const errorAttributes = (error: unknown): Record<string, unknown> => {
   return out
 }
 
+/** The tracer effect runs with when nobody installed one: its spans go nowhere. */
+const defaultTracer = Effect.runSync(Effect.tracer)
+
+/**
+ * Runs `effect` in a span when a tracer is installed (e.g. OpenTelemetry). With effect's default
+ * tracer nobody receives spans, and making one costs more than the rest of a policy's happy path.
+ */
+const traced = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  name: string,
+  attributes: () => Record<string, unknown>
+): Effect.Effect<A, E, R> =>
+  Effect.tracerWith((tracer) =>
+    tracer === defaultTracer
+      ? effect
+      : Effect.withSpan(
+        Effect.tapError(effect, (error) => Effect.annotateCurrentSpan(errorAttributes(error))),
+        name,
+        { attributes: attributes(), captureStackTrace: false }
+      )
+  )
+
+/** Records a scheduled retry as an event of the current call span. */
+const annotateDelay = (attempt: number, step: Retry.Step<unknown>): Effect.Effect<void> =>
+  Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
+    Option.isNone(span) ? Effect.void : Effect.map(Clock.currentTimeNanos, (nanos) => {
+      {
+        span.value.event("ballast.retry", nanos, {
+          "ballast.attempt": attempt,
+          "ballast.delay_ms": Duration.toMillis(step.delay),
+          "ballast.reason": step.reason
+        })
+      }
+    }))
+
 /** @internal */
 export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const tag = { policy: policy.name }
     const tagged = <T, I, O>(metric: Metric.Metric<T, I, O>) => Metric.tagged(metric, "policy", policy.name)
     const m = {
       attempts: tagged(attemptsTotal),
@@ -139,7 +172,10 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
       call: (attempt: Resilience.Attempt) => Effect.Effect<A, E, R>,
       attempt: Resilience.Attempt
     ): Effect.Effect<A, unknown, R> => {
-      let effect: Effect.Effect<A, unknown, R> = Effect.suspend(() => call(attempt))
+      let effect: Effect.Effect<A, unknown, R> = Effect.suspend(() => {
+        m.attempts.unsafeUpdate(1, [])
+        return call(attempt)
+      })
       if (Option.isSome(attemptTimeout)) {
         const timeout = attemptTimeout.value
         effect = Effect.timeoutFail(effect, { duration: timeout, onTimeout: () => new AttemptTimeout({ timeout }) })
@@ -150,103 +186,105 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
         effect = Effect.flatMap(breakers.value.get(attempt.key), (breaker) => breaker.run(inner))
       }
       if (Option.isSome(pacer)) effect = Effect.zipRight(pacer.value.wait, effect)
-      return Metric.increment(m.attempts).pipe(
-        Effect.zipRight(effect),
-        Effect.tapError((error) => Effect.annotateCurrentSpan(errorAttributes(error))),
-        Effect.withSpan("ballast.attempt", {
-          attributes: { "ballast.key": attempt.key, "ballast.attempt": attempt.attempt, "ballast.step": attempt.step }
-        })
-      )
+      return traced(effect, "ballast.attempt", () => ({
+        "ballast.policy": policy.name,
+        "ballast.key": attempt.key,
+        "ballast.attempt": attempt.attempt,
+        "ballast.step": attempt.step
+      }))
     }
 
-    /** The retry loop of one step of the chain. */
+    /** The time a call started, read from the Clock only when something needs it. */
+    interface CallState {
+      startedAt: number | undefined
+      readonly deadlineAt: number | undefined
+    }
+
+    /** The retry loop of one step of the chain. The schedule is made at the first failure. */
     const runStep = <A, E, R>(
       call: (attempt: Resilience.Attempt) => Effect.Effect<A, E, R>,
       step: Policy.FallbackStep,
       index: number,
       isLast: boolean,
-      startedAt: number,
-      deadlineAt: number | undefined
+      callState: CallState
     ): Effect.Effect<StepResult<A>, never, R> => {
-      const settings = Policy.retryFor(policy, step)
-      const schedule = Retry.schedule<unknown>({
-        maxRetries: settings.maxRetries,
-        base: settings.base,
-        factor: settings.factor,
-        cap: settings.cap,
-        jitter: settings.jitter,
-        honourRetryAfter: settings.honourRetryAfter,
-        maxRetryAfter: settings.maxRetryAfter,
-        startedAt,
-        deadlineAt
-      })
+      let schedule: Schedule.Schedule<Retry.Decision<unknown>, unknown> | undefined
+      const onFailure = (n: number, state: unknown, error: unknown): Effect.Effect<StepResult<A>, never, R> => {
+        if (isCircuitOpen(error) && !isLast) {
+          return Effect.succeed({ _tag: "Left", reason: "circuit-open", error, attempts: n - 1 })
+        }
+        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          if (callState.startedAt === undefined) callState.startedAt = now
+          if (schedule === undefined) {
+            const settings = Policy.retryFor(policy, step)
+            schedule = Retry.schedule<unknown>({
+              maxRetries: settings.maxRetries,
+              base: settings.base,
+              factor: settings.factor,
+              cap: settings.cap,
+              jitter: settings.jitter,
+              honourRetryAfter: settings.honourRetryAfter,
+              maxRetryAfter: settings.maxRetryAfter,
+              startedAt: callState.startedAt,
+              deadlineAt: callState.deadlineAt
+            })
+          }
+          return Effect.flatMap(schedule.step(now, error, state ?? schedule.initial), ([next, decision]) => {
+            const failed = publish(
+              Event.AttemptFailed({ key: step.key, attempt: n, error, classification: decision.classification, at: now })
+            )
+            if (Retry.isGiveUp(decision)) {
+              return Effect.as(failed, { _tag: "Left", reason: decision.reason, error, attempts: n } as const)
+            }
+            const askBudget: Effect.Effect<boolean> = Option.isNone(budget) || isCircuitOpen(error)
+              ? Effect.succeed(true)
+              : Effect.tap(
+                budget.value.tryRetry(decision.classification),
+                () => Effect.map(budget.value.level, (level) => m.budget.unsafeUpdate(level, []))
+              )
+            return Effect.zipRight(
+              failed,
+              Effect.flatMap(askBudget, (ok): Effect.Effect<StepResult<A>, never, R> => {
+                if (!ok) {
+                  return Effect.map(
+                    Option.isSome(budget) ? budget.value.level : Effect.succeed(0),
+                    (level) => ({
+                      _tag: "Left",
+                      reason: "budget",
+                      error: new RetryBudget.RetryBudgetExhausted({ error, level }),
+                      attempts: n
+                    } as const)
+                  )
+                }
+                m.retries.unsafeUpdate(1, [])
+                return publish(
+                  Event.RetryScheduled({ key: step.key, attempt: n, delay: decision.delay, reason: decision.reason, at: now })
+                ).pipe(
+                  Effect.zipRight(annotateDelay(n, decision)),
+                  Effect.zipRight(Effect.sleep(decision.delay)),
+                  Effect.zipRight(Effect.suspend(() => loop(n + 1, next)))
+                )
+              })
+            )
+          })
+        })
+      }
       const loop = (n: number, state: unknown): Effect.Effect<StepResult<A>, never, R> =>
-        Effect.flatMap(Effect.exit(attemptOnce(call, { key: step.key, attempt: n, step: index })), (exit) => {
-          if (Exit.isSuccess(exit)) {
-            const served: StepResult<A> = { _tag: "Served", value: exit.value, attempts: n }
+        Effect.matchCauseEffect(attemptOnce(call, { key: step.key, attempt: n, step: index }), {
+          onSuccess: (value): Effect.Effect<StepResult<A>> => {
+            const served: StepResult<A> = { _tag: "Served", value, attempts: n }
             return Option.isSome(budget)
               ? Effect.as(budget.value.onSuccess(n > 1 || index > 0), served)
               : Effect.succeed(served)
+          },
+          onFailure: (cause) => {
+            const failure = Cause.failureOption(cause)
+            return Option.isNone(failure)
+              ? Effect.failCause(cause as Cause.Cause<never>)
+              : onFailure(n, state, failure.value)
           }
-          const failure = Cause.failureOption(exit.cause)
-          if (Option.isNone(failure)) return Effect.failCause(exit.cause as Cause.Cause<never>)
-          const error = failure.value
-          if (isCircuitOpen(error) && !isLast) {
-            return Effect.succeed({ _tag: "Left", reason: "circuit-open", error, attempts: n - 1 })
-          }
-          return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.flatMap(schedule.step(now, error, state), ([next, decision]) => {
-              const failed = publish(
-                Event.AttemptFailed({
-                  key: step.key,
-                  attempt: n,
-                  error,
-                  classification: decision.classification,
-                  at: now
-                })
-              )
-              if (Retry.isGiveUp(decision)) {
-                return Effect.as(failed, { _tag: "Left", reason: decision.reason, error, attempts: n } as const)
-              }
-              const askBudget: Effect.Effect<boolean> = Option.isNone(budget) || isCircuitOpen(error)
-                ? Effect.succeed(true)
-                : Effect.tap(
-                  budget.value.tryRetry(decision.classification),
-                  () => Effect.flatMap(budget.value.level, (level) => Metric.set(m.budget, level))
-                )
-              return Effect.zipRight(
-                failed,
-                Effect.flatMap(askBudget, (ok): Effect.Effect<StepResult<A>, never, R> => {
-                  if (!ok) {
-                    return Effect.flatMap(
-                      Option.isSome(budget) ? budget.value.level : Effect.succeed(0),
-                      (level) =>
-                        Effect.succeed({
-                          _tag: "Left",
-                          reason: "budget",
-                          error: new RetryBudget.RetryBudgetExhausted({ error, level }),
-                          attempts: n
-                        } as const)
-                    )
-                  }
-                  return publish(
-                    Event.RetryScheduled({
-                      key: step.key,
-                      attempt: n,
-                      delay: decision.delay,
-                      reason: decision.reason,
-                      at: now
-                    })
-                  ).pipe(
-                    Effect.zipRight(Metric.increment(m.retries)),
-                    Effect.zipRight(Effect.sleep(decision.delay)),
-                    Effect.zipRight(Effect.suspend(() => loop(n + 1, next)))
-                  )
-                })
-              )
-            }))
         })
-      return Effect.suspend(() => loop(1, schedule.initial))
+      return loop(1, undefined)
     }
 
     const run = <A, E, R>(
@@ -257,76 +295,80 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
       const steps = options?.fallback === false || policy.fallback.length === 0
         ? [new Policy.FallbackStep({ key, retry: Option.none() })]
         : Policy.chain(policy, key)
-      const body = Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
-        const deadlineAt = Option.isSome(deadline) ? startedAt + Duration.toMillis(deadline.value) : undefined
+      const walkFrom = (callState: CallState) => {
         const route: Array<Resilience.RouteStep> = []
         const walk = (index: number): Effect.Effect<Resilience.Routed<A>, unknown, R> =>
-          Effect.flatMap(
-            runStep(call, steps[index]!, index, index === steps.length - 1, startedAt, deadlineAt),
-            (result) => {
-              const step = steps[index]!
-              if (result._tag === "Served") {
-                route.push({ key: step.key, attempts: result.attempts, outcome: "served", error: Option.none() })
-                return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-                  Effect.as(
-                    result.attempts === 1 && index === 0
-                      ? Effect.void
-                      : publish(
-                        Event.Succeeded({ key: step.key, attempts: result.attempts, elapsed: now - startedAt, at: now })
-                      ),
-                    { value: result.value, key: step.key, route }
-                  ))
-              }
-              route.push({
-                key: step.key,
-                attempts: result.attempts,
-                outcome: result.reason,
-                error: Option.some(result.error)
-              })
-              const next = steps[index + 1]
-              const giveUp = (reason: Resilience.LeftReason | "no-fallback") =>
-                Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.flatMap(runStep(call, steps[index]!, index, index === steps.length - 1, callState), (result) => {
+            const step = steps[index]!
+            if (result._tag === "Served") {
+              route.push({ key: step.key, attempts: result.attempts, outcome: "served", error: Option.none() })
+              const routed = { value: result.value, key: step.key, route }
+              if (result.attempts === 1 && index === 0) return Effect.succeed(routed)
+              return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                Effect.as(
                   publish(
-                    Event.GaveUp({ key: step.key, attempts: result.attempts, reason, error: result.error, at: now })
-                  ).pipe(Effect.zipRight(Metric.increment(m.giveUps)), Effect.zipRight(Effect.fail(result.error))))
-              if (next === undefined || !mayFallBack(result.error)) {
-                return giveUp(result.reason)
-              }
-              const askBudget = Option.isNone(budget) || isCircuitOpen(result.error)
-                ? Effect.succeed(true)
-                : budget.value.tryRetry(Classification.classify(result.error))
-              return Effect.flatMap(askBudget, (ok) => {
-                if (!ok) {
-                  return Effect.flatMap(Option.isSome(budget) ? budget.value.level : Effect.succeed(0), (level) =>
-                    Effect.fail(new RetryBudget.RetryBudgetExhausted({ error: result.error, level })))
-                }
-                return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-                  publish(Event.FellBack({ from: step.key, to: next.key, reason: result.reason, at: now })).pipe(
-                    Effect.zipRight(Metric.increment(m.fallbacks)),
-                    Effect.zipRight(walk(index + 1))
-                  ))
+                    Event.Succeeded({
+                      key: step.key,
+                      attempts: result.attempts,
+                      elapsed: now - (callState.startedAt ?? now),
+                      at: now
+                    })
+                  ),
+                  routed
+                ))
+            }
+            route.push({ key: step.key, attempts: result.attempts, outcome: result.reason, error: Option.some(result.error) })
+            const next = steps[index + 1]
+            if (next === undefined || !mayFallBack(result.error)) {
+              return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+                m.giveUps.unsafeUpdate(1, [])
+                return publish(
+                  Event.GaveUp({ key: step.key, attempts: result.attempts, reason: result.reason, error: result.error, at: now })
+                ).pipe(Effect.zipRight(Effect.fail(result.error)))
               })
             }
-          )
-        const walked = Option.isSome(budget) ? Effect.zipRight(budget.value.onRequest, walk(0)) : walk(0)
-        if (Option.isNone(deadline)) return walked
+            const askBudget = Option.isNone(budget) || isCircuitOpen(result.error)
+              ? Effect.succeed(true)
+              : budget.value.tryRetry(Classification.classify(result.error))
+            return Effect.flatMap(askBudget, (ok) => {
+              if (!ok) {
+                return Effect.flatMap(Option.isSome(budget) ? budget.value.level : Effect.succeed(0), (level) =>
+                  Effect.fail(new RetryBudget.RetryBudgetExhausted({ error: result.error, level })))
+              }
+              return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+                m.fallbacks.unsafeUpdate(1, [])
+                return publish(Event.FellBack({ from: step.key, to: next.key, reason: result.reason, at: now })).pipe(
+                  Effect.zipRight(walk(index + 1))
+                )
+              })
+            })
+          })
+        return Option.isSome(budget) ? Effect.zipRight(budget.value.onRequest, walk(0)) : walk(0)
+      }
+      let body: Effect.Effect<Resilience.Routed<A>, unknown, R>
+      if (Option.isNone(deadline)) {
+        body = Effect.suspend(() => walkFrom({ startedAt: undefined, deadlineAt: undefined }))
+      } else {
         const limit = deadline.value
-        return Effect.timeoutFail(walked, {
-          duration: limit,
-          onTimeout: () => new DeadlineExceeded({ deadline: limit })
-        }).pipe(
-          Effect.tapError((error) =>
-            Predicate.isTagged(error, "DeadlineExceeded")
-              ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
-                publish(
-                  Event.GaveUp({ key, attempts: route.length, reason: "deadline-exceeded", error, at: now })
-                ).pipe(Effect.zipRight(Metric.increment(m.giveUps))))
-              : Effect.void
+        body = Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
+          Effect.timeoutFail(walkFrom({ startedAt, deadlineAt: startedAt + Duration.toMillis(limit) }), {
+            duration: limit,
+            onTimeout: () => new DeadlineExceeded({ deadline: limit })
+          })).pipe(
+            Effect.tapError((error) =>
+              Predicate.isTagged(error, "DeadlineExceeded")
+                ? Effect.flatMap(Clock.currentTimeMillis, (now) => {
+                  m.giveUps.unsafeUpdate(1, [])
+                  return publish(Event.GaveUp({ key, attempts: 0, reason: "deadline-exceeded", error, at: now }))
+                })
+                : Effect.void
+            )
           )
-        )
-      })
-      return (body as Effect.Effect<Resilience.Routed<A>, E | Resilience.PolicyError<E>, R>).pipe(
-        Effect.withSpan("ballast.call", { attributes: { "ballast.policy": tag.policy, "ballast.key": key } })
+      }
+      return traced(
+        body as Effect.Effect<Resilience.Routed<A>, E | Resilience.PolicyError<E>, R>,
+        "ballast.call",
+        () => ({ "ballast.policy": policy.name, "ballast.key": key })
       )
     }
 
