@@ -320,7 +320,7 @@ export const suite = (): void => {
         )
         const summary = summaryOf(outcome)
         assert.strictEqual(outcome.text, REPLY)
-        assert.deepStrictEqual(markers(outcome), ["restarted", "summary"])
+        assert.deepStrictEqual(markers(outcome), ["continued", "restarted", "summary"])
         assert.deepStrictEqual(summary.attempts.map((a) => a.mode), ["initial", "continue", "restart"])
       }))
 

@@ -14,6 +14,8 @@
  *   extended thinking, or when the prefilled request is refused with 400 `invalid_request_error`.
  * - `"restart"`: the request is sent again from scratch; a {@link Restarted} marker comes first,
  *   telling the consumer to discard what it has.
+ *
+ * Markers are emitted as soon as a failure is seen, so a consumer can show it at once.
  * - `"fail"`: the stream fails with {@link MidStreamFailure}, carrying the partial message.
  *
  * Stalls are typed failures ({@link StreamStalled}, transient): `idleTimeout` bounds the wait for
@@ -260,7 +262,8 @@ export class StreamStalled extends Data.TaggedError("StreamStalled")<{
 
 /**
  * Discard everything received so far: the request is being sent again from scratch, and a new
- * `message_start` follows.
+ * `message_start` follows (unless the stream then fails; {@link MidStreamFailure} still carries
+ * the discarded partial message). Emitted as soon as the failure is seen, before any backoff.
  *
  * @since 0.1.0
  * @category Markers
@@ -275,7 +278,8 @@ export interface Restarted {
 
 /**
  * The stream broke off and is being continued: what follows extends the message the consumer has
- * (no new `message_start`; the open text block goes on).
+ * (no new `message_start`; the open text block goes on). Emitted as soon as the failure is seen.
+ * If the API refuses the prefilled request, a {@link Restarted} follows.
  *
  * @since 0.1.0
  * @category Markers

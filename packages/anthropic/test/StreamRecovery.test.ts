@@ -412,11 +412,17 @@ describe("StreamRecovery", () => {
         const once: StreamRecovery.Runner<Refused> = (attempt) =>
           ++calls === 1 ? attempt({ key: "claude-test", attempt: 1 }) : Effect.fail(new Refused())
         const f = fake([{ items: partial("a b c", 2), then: overloaded() }])
-        const out = yield* run(f, { runner: once })
+        const out = yield* run(f, { runner: once, strategy: "restart" })
         const error = failure(out.exit) as StreamRecovery.MidStreamFailure<unknown>
         assert.strictEqual(error._tag, "MidStreamFailure")
         assert.strictEqual((error.error as Refused)._tag, "Refused")
-        assert.strictEqual(out.text, "a b ")
+        // The marker came at once (before the runner ran); the discarded text is still in .partial.
+        assert.deepStrictEqual(out.markers, ["restarted"])
+        assert.strictEqual(out.text, "")
+        assert.deepStrictEqual(
+          Option.map(error.partial, (m) => m.content.map((b) => (b.type === "text" ? b.text : "")).join("")),
+          Option.some("a b ")
+        )
       }))
 
     it.effect("what the runner puts in its scope lives as long as the leg's stream, and no longer", () =>

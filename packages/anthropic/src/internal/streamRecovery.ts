@@ -9,7 +9,7 @@
  *
  * @internal
  */
-import type { MessageParam, RawMessageStreamEvent } from "@anthropic-ai/sdk/resources/messages"
+import type { Message, MessageParam, RawMessageStreamEvent } from "@anthropic-ai/sdk/resources/messages"
 import { Classification } from "@ballast/core"
 import { Chunk, Duration, Effect, ExecutionStrategy, Exit, Option, Scope, Stream } from "effect"
 import * as Client from "../AnthropicClient.js"
@@ -57,7 +57,7 @@ interface Plan {
   readonly params: StreamRecovery.Params
   /** A fresh translator per attempt (a stitch has state). */
   readonly translate: () => Stitch.Translate
-  /** Emitted before the leg's first event. */
+  /** Emitted as soon as the recovery is decided. */
   readonly marker: Option.Option<StreamRecovery.Restarted | StreamRecovery.Continued>
 }
 
@@ -104,6 +104,8 @@ class Machine<X> {
   private done = false
   private recoveries = 0
   private prefillRefused = false
+  /** The consumer's message when the last recovery began (a restart then discards it). */
+  private lastPartial: Option.Option<Message> = Option.none()
 
   constructor(
     private readonly client: Client.AnthropicClient.Service,
@@ -155,7 +157,7 @@ class Machine<X> {
     return this.records.map((r) => ({ ...r }))
   }
 
-  private message(total: Accumulate.Usage) {
+  private message(total: Accumulate.Usage): Option.Option<Message> {
     return Option.map(
       Option.fromNullable(this.acc.snapshot()),
       (message) => ({ ...message, usage: Accumulate.withTotal(message.usage, total) })
@@ -187,7 +189,10 @@ class Machine<X> {
     return new Recovery.MidStreamFailure<AttemptError | X>({
       error,
       strategy: this.settings.strategy,
-      partial: this.message(usage),
+      partial: Option.orElse(
+        this.message(usage),
+        () => Option.map(this.lastPartial, (m) => ({ ...m, usage: Accumulate.withTotal(m.usage, usage) }))
+      ),
       usage,
       attempts: this.attempts(),
       recoveries: this.recoveries
@@ -211,14 +216,13 @@ class Machine<X> {
         yield* Scope.close(legScope, Exit.fail(error))
         if (plan.mode === "continue" && Recovery.isPrefillRefusal(error)) {
           this.prefillRefused = true
-          this.plan = this.restart(Option.match(plan.marker, { onNone: () => error, onSome: (m) => m.error }))
+          this.recover(this.restart(Option.match(plan.marker, { onNone: () => error, onSome: (m) => m.error })))
           return
         }
         return yield* Effect.fail(Option.some(this.failure(error)))
       }
       const opened = result.right
       this.leg = { scope: legScope, opened }
-      if (Option.isSome(plan.marker)) this.emit([plan.marker.value])
       this.emit(opened.buffered)
       if (opened.ended) yield* this.finish(legScope)
     })
@@ -324,8 +328,16 @@ class Machine<X> {
         return yield* Effect.fail(Option.some(this.failure(error)))
       }
       this.recoveries += 1
-      this.plan = this.settings.strategy === "continue" ? this.continuation(error) : this.restart(error)
+      this.recover(this.settings.strategy === "continue" ? this.continuation(error) : this.restart(error))
     })
+  }
+
+  /** Sets the next leg's plan and tells the consumer at once. */
+  private recover(plan: Plan): void {
+    const snapshot = this.acc.snapshot()
+    if (snapshot !== undefined) this.lastPartial = Option.some(snapshot)
+    this.plan = plan
+    if (Option.isSome(plan.marker)) this.emit([plan.marker.value])
   }
 
   // -------------------------------------------------------------------------------------------
