@@ -107,7 +107,7 @@ export const suite = () =>
         const args = (out: string) => [url, journal, out, String(count), "20"]
 
         const first = yield* start(args(out1))
-        const created = yield* waitFor(() => lines(journal).some((l) => l.includes("\"_tag\":\"Created\"")), 30_000)
+        const created = yield* waitFor(() => lines(journal).some((l) => l.includes("\"_tag\":\"Created\"")), 90_000)
         assert.isTrue(created, `the first run created a batch (stderr: ${first.stderr()})`)
         first.process.kill("SIGKILL")
         const killed = yield* Effect.promise(() => first.exited)
@@ -134,5 +134,5 @@ export const suite = () =>
         assert.isAbove(lines(journal).length, journalAtKill, "the restart went on from the journal")
         const creates = (yield* Simulator.calls).filter((c) => c.method === "POST" && c.path === "/v1/messages/batches")
         assert.deepStrictEqual(creates.map((c) => Option.getOrNull(c.status)), [200, 200, 200])
-      }).pipe(Effect.provide(Simulator.layer({ batches: { processingTime: "600 millis" } }))), 60_000)
+      }).pipe(Effect.provide(Simulator.layer({ batches: { processingTime: "600 millis" } }))), 180_000)
   })
