@@ -28,7 +28,7 @@
  * @since 0.1.0
  */
 import type { Duration, Option, Scope, Stream } from "effect"
-import { Context, Data, Effect, Layer } from "effect"
+import { Context, Data, Effect, Layer, Metric } from "effect"
 import { dual } from "effect/Function"
 import type * as AdaptiveConcurrency from "./AdaptiveConcurrency.js"
 import type * as CircuitBreaker from "./CircuitBreaker.js"
@@ -230,6 +230,31 @@ export interface Service {
   /** The rate-limit pacer, if the policy paces. Provider layers feed it the rate-limit headers. */
   readonly pacer: Option.Option<Pacing.Pacer>
 }
+
+/**
+ * The metrics every running policy updates, each tagged `policy` with the policy's name
+ * (`ballast_breaker_state` also `key`). Read one with
+ * `Metric.value(Metric.tagged(Resilience.metrics.attempts, "policy", "interactive"))`.
+ *
+ * @since 0.1.0
+ * @category Metrics
+ */
+export const metrics = {
+  /** `ballast_attempts_total`: attempts sent (refusals by an open circuit included). */
+  attempts: Metric.counter("ballast_attempts_total", { description: "Attempts under a ballast policy", incremental: true }),
+  /** `ballast_retries_total`: retries scheduled. */
+  retries: Metric.counter("ballast_retries_total", { description: "Retries scheduled by a ballast policy", incremental: true }),
+  /** `ballast_give_ups_total`: calls that failed for good. */
+  giveUps: Metric.counter("ballast_give_ups_total", { description: "Calls that failed for good", incremental: true }),
+  /** `ballast_fallbacks_total`: moves to the next step of a fallback chain. */
+  fallbacks: Metric.counter("ballast_fallbacks_total", { description: "Moves down a fallback chain", incremental: true }),
+  /** `ballast_budget_level`: share of the retry budget left (0..1), sampled when a retry is asked. */
+  budgetLevel: Metric.gauge("ballast_budget_level", { description: "Share of the retry budget left" }),
+  /** `ballast_concurrency_limit`: the adaptive limiter's current limit. */
+  concurrencyLimit: Metric.gauge("ballast_concurrency_limit", { description: "Adaptive concurrency limit" }),
+  /** `ballast_breaker_state`: per key, 0 closed, 0.5 half-open, 1 open. */
+  breakerState: Metric.gauge("ballast_breaker_state", { description: "Circuit state: 0 closed, 0.5 half-open, 1 open" })
+} as const
 
 /**
  * The running policy as a service, for code that wants to read its events or state.

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Clock, Duration, Effect, Either, Fiber, Option, Random, Ref, Stream, TestClock } from "effect"
+import { Chunk, Clock, Duration, Effect, Either, Fiber, Metric, Option, Random, Ref, Stream, TestClock, Tracer } from "effect"
 import * as AdaptiveConcurrency from "../src/AdaptiveConcurrency.js"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as Policy from "../src/Policy.js"
@@ -167,5 +167,45 @@ describe("Resilience", () => {
       yield* runTimed(r.run(call)).pipe(Effect.withRandom(Random.fixed([0.5])))
       assert.deepStrictEqual((yield* Ref.get(log)).map((c) => c.at), [0, 50, 150])
       assert.isTrue(Option.isNone(r.budget))
+    }))
+
+  it.scoped("metrics count attempts, retries, give-ups and fallbacks per policy", () =>
+    Effect.gen(function*() {
+      const name = "metrics-test"
+      const r = yield* Resilience.make(Policy.make({ name, retry: { ...fast, maxRetries: 1 }, fallback: ["a", "b"] }))
+      const { call } = yield* scripted({ a: [overloaded, overloaded], b: [permanent] })
+      yield* runTimed(r.run(call, { key: "a" }))
+      const count = (metric: Metric.Metric.Counter<number>) =>
+        Effect.map(Metric.value(Metric.tagged(metric, "policy", name)), (state) => state.count)
+      assert.strictEqual(yield* count(Resilience.metrics.attempts), 3)
+      assert.strictEqual(yield* count(Resilience.metrics.retries), 1)
+      assert.strictEqual(yield* count(Resilience.metrics.fallbacks), 1)
+      assert.strictEqual(yield* count(Resilience.metrics.giveUps), 1)
+    }))
+
+  it.scoped("with a tracer installed, a span per call and per attempt with key, attempt and retry delays", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.Span> = []
+      const native = yield* Effect.tracer
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const span = native.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: native.context
+      })
+      const r = yield* Resilience.make(Policy.make({ name: "traced", retry: fast }))
+      const { call } = yield* scripted({ default: [overloaded, "ok"] })
+      yield* runTimed(r.run(call).pipe(Effect.withTracer(tracer)))
+      const names = spans.map((s) => s.name)
+      assert.deepStrictEqual(names, ["ballast.call", "ballast.attempt", "ballast.attempt"])
+      const [callSpan, first, second] = spans
+      assert.strictEqual(first!.attributes.get("ballast.attempt"), 1)
+      assert.strictEqual(second!.attributes.get("ballast.attempt"), 2)
+      assert.strictEqual(first!.attributes.get("error.tag"), "TestError")
+      assert.strictEqual(callSpan!.attributes.get("ballast.policy"), "traced")
+      const retry = (callSpan as unknown as { events: Array<[string, bigint, Record<string, unknown>]> }).events[0]!
+      assert.deepStrictEqual([retry[0], retry[2]["ballast.delay_ms"]], ["ballast.retry", 100])
     }))
 })

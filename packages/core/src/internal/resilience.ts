@@ -22,35 +22,9 @@ import * as Classification from "../Classification.js"
 import * as Pacing from "../Pacing.js"
 import * as Policy from "../Policy.js"
 import type * as Resilience from "../Resilience.js"
-import { AttemptTimeout, DeadlineExceeded, Event } from "../Resilience.js"
+import { AttemptTimeout, DeadlineExceeded, Event, metrics } from "../Resilience.js"
 import * as Retry from "../Retry.js"
 import * as RetryBudget from "../RetryBudget.js"
-
-const attemptsTotal = Metric.counter("ballast_attempts_total", {
-  description: "Attempts sent under a ballast policy",
-  incremental: true
-})
-const retriesTotal = Metric.counter("ballast_retries_total", {
-  description: "Retries scheduled by a ballast policy",
-  incremental: true
-})
-const giveUpsTotal = Metric.counter("ballast_give_ups_total", {
-  description: "Calls that failed for good under a ballast policy",
-  incremental: true
-})
-const fallbacksTotal = Metric.counter("ballast_fallbacks_total", {
-  description: "Moves to the next step of a fallback chain",
-  incremental: true
-})
-const budgetLevel = Metric.gauge("ballast_budget_level", {
-  description: "Share of the retry budget left (0..1), sampled when a retry is asked"
-})
-const concurrencyLimit = Metric.gauge("ballast_concurrency_limit", {
-  description: "Current limit of the adaptive concurrency limiter"
-})
-const breakerState = Metric.gauge("ballast_breaker_state", {
-  description: "Circuit state per key: 0 closed, 0.5 half-open, 1 open"
-})
 
 const stateValue = (state: CircuitBreaker.State): number =>
   state._tag === "Closed" ? 0 : state._tag === "HalfOpen" ? 0.5 : 1
@@ -130,12 +104,12 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
   Effect.gen(function*() {
     const tagged = <T, I, O>(metric: Metric.Metric<T, I, O>) => Metric.tagged(metric, "policy", policy.name)
     const m = {
-      attempts: tagged(attemptsTotal),
-      retries: tagged(retriesTotal),
-      giveUps: tagged(giveUpsTotal),
-      fallbacks: tagged(fallbacksTotal),
-      budget: tagged(budgetLevel),
-      limit: tagged(concurrencyLimit)
+      attempts: tagged(metrics.attempts),
+      retries: tagged(metrics.retries),
+      giveUps: tagged(metrics.giveUps),
+      fallbacks: tagged(metrics.fallbacks),
+      budget: tagged(metrics.budgetLevel),
+      limit: tagged(metrics.concurrencyLimit)
     }
 
     const budget = Option.isSome(policy.budget)
@@ -155,7 +129,7 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
 
     if (Option.isSome(breakers)) {
       yield* breakers.value.changes.pipe(
-        Stream.runForEach((t) => Metric.set(Metric.tagged(tagged(breakerState), "key", t.key), stateValue(t.to))),
+        Stream.runForEach((t) => Metric.set(Metric.tagged(tagged(metrics.breakerState), "key", t.key), stateValue(t.to))),
         Effect.forkScoped
       )
     }
