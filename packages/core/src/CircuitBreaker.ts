@@ -294,9 +294,9 @@ const unsafeMake = (
   })
   const refused = (): CircuitOpen =>
     new CircuitOpen({ key, retryAfter: Duration.millis(core.refusedFor), state: core.refusedBy })
-  // Admission and recording each happen in one synchronous step of the calling fiber (the body of
-  // `clockWith` and the callbacks of `matchCauseEffect` are run by the fiber as it reaches them), so no
-  // other fiber interleaves with them, and the hot path is three plain Effect steps.
+  // Admission and recording each happen in one synchronous step of the calling fiber (the bodies of
+  // `suspend`/`clockWith` and the callbacks of `matchCauseEffect` are run by the fiber as it reaches
+  // them), so no other fiber interleaves with them.
   const finish = <A, E>(clock: Clock.Clock, ticket: number) => ({
     onFailure: (cause: Cause.Cause<E>): Effect.Effect<A, E> => {
       core.record(clock.unsafeCurrentTimeMillis(), ticket, core.outcome(cause))
@@ -307,19 +307,40 @@ const unsafeMake = (
       return Effect.succeed(a)
     }
   })
+  // Closed: the time is needed only when a failure is recorded, or a success with a failure-rate trip
+  // (successes enter its window). A success in the generation it started in cannot change the state.
+  const closedFinish = <A, E>(ticket: number) => ({
+    onFailure: (cause: Cause.Cause<E>): Effect.Effect<A, E> =>
+      Effect.clockWith((clock) => {
+        core.record(clock.unsafeCurrentTimeMillis(), ticket, core.outcome(cause))
+        return Effect.failCause(cause)
+      }),
+    onSuccess: core.timedSuccess
+      ? (a: A): Effect.Effect<A, E> =>
+        Effect.clockWith((clock) => {
+          core.record(clock.unsafeCurrentTimeMillis(), ticket, internal.success)
+          return Effect.succeed(a)
+        })
+      : (a: A): Effect.Effect<A, E> => {
+        core.record(NaN, ticket, internal.success)
+        return Effect.succeed(a)
+      }
+  })
   const run = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpen, R> =>
-    Effect.clockWith((clock): Effect.Effect<A, E | CircuitOpen, R> => {
+    Effect.suspend((): Effect.Effect<A, E | CircuitOpen, R> => {
       if (core.state._tag === "Closed") {
         // Admitting a call to a closed breaker changes nothing, so an interruption before its outcome
         // is recorded leaves nothing to undo: no mask on the hot path.
-        return Effect.matchCauseEffect(self, finish<A, E>(clock, core.generation))
+        return Effect.matchCauseEffect(self, closedFinish<A, E>(core.generation))
       }
       // Open or half-open: a probe takes a slot that must be given back however the call ends.
-      return Effect.uninterruptibleMask((restore): Effect.Effect<A, E | CircuitOpen, R> => {
-        const ticket = core.admit(clock.unsafeCurrentTimeMillis())
-        if (ticket < 0) return Effect.fail(refused())
-        return Effect.matchCauseEffect(restore(self), finish<A, E>(clock, ticket))
-      })
+      return Effect.clockWith((clock) =>
+        Effect.uninterruptibleMask((restore): Effect.Effect<A, E | CircuitOpen, R> => {
+          const ticket = core.admit(clock.unsafeCurrentTimeMillis())
+          if (ticket < 0) return Effect.fail(refused())
+          return Effect.matchCauseEffect(restore(self), finish<A, E>(clock, ticket))
+        })
+      )
     })
   return { breaker: { key, config, run, state: Effect.sync(() => core.state), changes }, core }
 }

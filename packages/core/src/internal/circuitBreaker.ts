@@ -41,6 +41,9 @@ export class Core {
   refusedBy: "Open" | "HalfOpen" = "Open"
   refusedFor = 0
 
+  /** Whether recording a success in the closed state needs the time (a failure-rate window takes it). */
+  readonly timedSuccess: boolean
+
   private consecutive = 0
   private readonly consecutiveLimit: number
   private readonly rates: ReadonlyArray<Rate>
@@ -67,6 +70,7 @@ export class Core {
     }
     this.consecutiveLimit = limit
     this.rates = rates
+    this.timedSuccess = rates.length > 0
     this.counts = new Set(config.counts)
     this.openMillis = Duration.toMillis(config.openDuration)
     this.maxOpenMillis = Duration.toMillis(config.maxOpenDuration)
