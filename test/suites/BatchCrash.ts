@@ -132,7 +132,8 @@ export const suite = () =>
         assert.strictEqual(new Set(sent).size, count)
         assert.deepStrictEqual(batches.map((b) => b.customIds.length), [20, 20, 20])
         assert.isAbove(lines(journal).length, journalAtKill, "the restart went on from the journal")
+        // Three batches created in all (a create cut off mid-body by the kill would show as a refused call).
         const creates = (yield* Simulator.calls).filter((c) => c.method === "POST" && c.path === "/v1/messages/batches")
-        assert.deepStrictEqual(creates.map((c) => Option.getOrNull(c.status)), [200, 200, 200])
+        assert.strictEqual(creates.filter((c) => Option.getOrNull(c.status) === 200).length, 3)
       }).pipe(Effect.provide(Simulator.layer({ batches: { processingTime: "600 millis" } }))), 180_000)
   })
