@@ -183,11 +183,32 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
       callState: CallState
     ): Effect.Effect<StepResult<A>, never, R> => {
       let schedule: Schedule.Schedule<Retry.Decision<unknown>, unknown> | undefined
-      const onFailure = (n: number, state: unknown, error: unknown): Effect.Effect<StepResult<A>, never, R> => {
+      const onFailure = (n: number, state_: unknown, error: unknown): Effect.Effect<StepResult<A>, never, R> => {
         if (isCircuitOpen(error) && !isLast) {
           return Effect.succeed({ _tag: "Left", reason: "circuit-open", error, attempts: n - 1 })
         }
-        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        // This failure may just have opened the step's circuit: move on now rather than wait to be refused.
+        if (Option.isSome(breakers) && !isLast) {
+          const keyed = breakers.value
+          return Effect.flatMap(Effect.flatMap(keyed.get(step.key), (breaker) => breaker.state), (state) =>
+            state._tag === "Open"
+              ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                Effect.as(
+                  publish(Event.AttemptFailed({
+                    key: step.key,
+                    attempt: n,
+                    error,
+                    classification: Classification.classify(error),
+                    at: now
+                  })),
+                  { _tag: "Left", reason: "circuit-open", error, attempts: n } as const
+                ))
+              : decide(n, state_, error))
+        }
+        return decide(n, state_, error)
+      }
+      const decide = (n: number, state: unknown, error: unknown): Effect.Effect<StepResult<A>, never, R> =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
           if (callState.startedAt === undefined) callState.startedAt = now
           if (schedule === undefined) {
             const settings = Policy.retryFor(policy, step)
@@ -242,7 +263,6 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
             )
           })
         })
-      }
       const loop = (n: number, state: unknown): Effect.Effect<StepResult<A>, never, R> =>
         Effect.matchCauseEffect(attemptOnce(call, { key: step.key, attempt: n, step: index }), {
           onSuccess: (value): Effect.Effect<StepResult<A>> => {
