@@ -47,7 +47,6 @@ import { Classification, Retry } from "@ballast/core"
 import type { Scope } from "effect"
 import { Data, Duration, Effect, Option, Predicate, Stream } from "effect"
 import type * as AnthropicClient from "./AnthropicClient.js"
-import type * as AnthropicError from "./AnthropicError.js"
 import * as internal from "./internal/streamRecovery.js"
 
 /**
@@ -148,7 +147,11 @@ export interface Options<X = never> {
   readonly contentTimeout?: Duration.DurationInput | undefined
   /** How many failures after content are recovered from (by restart or continue). Default: `3`. */
   readonly maxRecoveries?: number | undefined
-  /** Runs each leg's attempts (see {@link Runner}). Default: `retryRunner()`. */
+  /**
+   * Runs each leg's attempts (see {@link Runner}). Default: `retryRunner()`. A client that is
+   * already resilient (`ResilientClient.layer`) retries failures before the response starts
+   * itself; the runner then sees only what that policy gave up on, and stalls.
+   */
   readonly runner?: Runner<X> | undefined
   /** Per-request options passed to the client (headers, time to response headers). */
   readonly requestOptions?: AnthropicClient.RequestOptions | undefined
@@ -429,9 +432,3 @@ export const isSummary = (event: Event): event is Summary => event.type === "sum
  */
 export const isMidStreamFailure = (u: unknown): u is MidStreamFailure<unknown> =>
   Predicate.isTagged(u, "MidStreamFailure")
-
-/**
- * The API's answer to a prefilled request that it refuses (400). @internal
- */
-export const isPrefillRefusal = (error: unknown): error is AnthropicError.InvalidRequest =>
-  Predicate.isTagged(error, "InvalidRequest")

@@ -9,7 +9,7 @@
  *
  * @internal
  */
-import { Clock, Deferred, Duration, Effect, type Option, type Scope } from "effect"
+import { Clock, Duration, Effect, Fiber, type Option, type Scope } from "effect"
 import * as Recovery from "../StreamRecovery.js"
 
 /** @internal */
@@ -30,7 +30,9 @@ export const make = (options: {
 }): Effect.Effect<StallWatch, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { content, idle } = options
-    const stalled = yield* Deferred.make<never, Recovery.StreamStalled>()
+    /** The fiber of the pending read, interrupted by a stall. */
+    let reader: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+    let stalled: Recovery.StreamStalled | undefined = undefined
     /** When the pending read started; `undefined` when nothing is pending. */
     let waitingSince: number | undefined = undefined
     /** Time spent in finished reads since the last content. */
@@ -38,15 +40,15 @@ export const make = (options: {
     let emitted = false
 
     const stall = (reason: "idle" | "content") =>
-      Deferred.fail(
-        stalled,
-        new Recovery.StreamStalled({
+      Effect.suspend(() => {
+        stalled = new Recovery.StreamStalled({
           reason,
           timeout: Duration.millis(reason === "idle" ? idle : content),
           requestId: options.requestId,
           contentEmitted: emitted
         })
-      )
+        return reader === undefined ? Effect.void : Fiber.interruptFork(reader)
+      })
 
     const watchdog: Effect.Effect<void> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
       if (waitingSince === undefined) {
@@ -64,14 +66,20 @@ export const make = (options: {
     yield* Effect.forkScoped(watchdog)
 
     const read = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E | Recovery.StreamStalled> =>
-      Effect.flatMap(Clock.currentTimeMillis, (start) => {
+      Effect.gen(function*() {
+        const start = yield* Clock.currentTimeMillis
         waitingSince = start
-        return Effect.raceFirst(self, Deferred.await(stalled)).pipe(
+        const fiber = yield* Effect.fork(self)
+        reader = fiber
+        const exit = yield* Fiber.await(fiber).pipe(
           Effect.ensuring(Effect.map(Clock.currentTimeMillis, (end) => {
+            reader = undefined
             waited += end - start
             waitingSince = undefined
           }))
         )
+        if (stalled !== undefined) return yield* Effect.fail(stalled)
+        return yield* exit
       })
 
     return {

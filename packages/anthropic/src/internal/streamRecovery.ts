@@ -11,8 +11,9 @@
  */
 import type { Message, MessageParam, RawMessageStreamEvent } from "@anthropic-ai/sdk/resources/messages"
 import { Classification } from "@ballast/core"
-import { Chunk, Duration, Effect, ExecutionStrategy, Exit, Option, Scope, Stream } from "effect"
+import { Chunk, Duration, Effect, ExecutionStrategy, Exit, Option, Predicate, Scope, Stream } from "effect"
 import * as Client from "../AnthropicClient.js"
+import type * as AnthropicError from "../AnthropicError.js"
 import type * as StreamRecovery from "../StreamRecovery.js"
 import * as Recovery from "../StreamRecovery.js"
 import * as Accumulate from "./accumulate.js"
@@ -76,6 +77,10 @@ const isPing = (event: { readonly type: string }): boolean => event.type === "pi
 
 /** Whether an event is content for the content timer (`message_start` and pings are not). */
 const isProgress = (event: { readonly type: string }): boolean => event.type !== "message_start" && !isPing(event)
+
+/** The API refused the prefilled request (400): the model or the request does not allow prefill. */
+const isPrefillRefusal = (error: unknown): error is AnthropicError.InvalidRequest =>
+  Predicate.isTagged(error, "InvalidRequest")
 
 const thinkingEnabled = (params: StreamRecovery.Params): boolean =>
   params.thinking !== undefined && params.thinking.type !== "disabled"
@@ -214,7 +219,7 @@ class Machine<X> {
       if (result._tag === "Left") {
         const error = result.left
         yield* Scope.close(legScope, Exit.fail(error))
-        if (plan.mode === "continue" && Recovery.isPrefillRefusal(error)) {
+        if (plan.mode === "continue" && isPrefillRefusal(error)) {
           this.prefillRefused = true
           this.recover(this.restart(Option.match(plan.marker, { onNone: () => error, onSome: (m) => m.error })))
           return
