@@ -3,13 +3,13 @@
  * fallback order and routes, open circuits skipped without a request, invalid requests sent once,
  * rate-limit pacing instead of 429s, and the presets printed as they are.
  */
-import { AnthropicClient, Presets, ResilientClient } from "@ballast/anthropic"
+import { AnthropicClient, Presets, ResilientClient, StreamRecovery } from "@ballast/anthropic"
 import { AdaptiveConcurrency, CircuitBreaker, Policy, Resilience, RetryBudget } from "@ballast/core"
 import { Fault, Simulator } from "@ballast/testing"
 import { assert, describe, it } from "@effect/vitest"
 import type { Layer } from "effect"
 import { Chunk, Effect, Fiber, Layer as L, Option, Stream, TestClock } from "effect"
-import { inProcessClient, messageText } from "../utils.js"
+import { inProcessClient, messageText, realSleep } from "../utils.js"
 
 const OPUS = "claude-opus-5-5"
 const SONNET = "claude-sonnet-5-5"
@@ -26,7 +26,11 @@ const fast = { base: "100 millis", factor: 2, cap: "1 second", jitter: "none" } 
 /** The resilient client over the in-process transport of the simulator in context. */
 const resilient = (
   policy: Policy.Policy
-): Layer.Layer<AnthropicClient.AnthropicClient | Resilience.Resilience, never, Simulator.Simulator> =>
+): Layer.Layer<
+  AnthropicClient.AnthropicClient | Resilience.Resilience | ResilientClient.ResilientStreams,
+  never,
+  Simulator.Simulator
+> =>
   ResilientClient.layer(policy).pipe(L.provide(L.effect(AnthropicClient.AnthropicClient, inProcessClient)))
 
 /** Runs `self` in a fiber and moves the TestClock in `stepMs` steps until it ends. */
@@ -35,6 +39,20 @@ const drive = <A, E, R>(self: Effect.Effect<A, E, R>, stepMs = 50) =>
     const fiber = yield* Effect.fork(self)
     for (let i = 0; i < 10_000; i++) {
       if (Option.isSome(yield* Fiber.poll(fiber))) break
+      yield* TestClock.adjust(stepMs)
+    }
+    return yield* Fiber.join(fiber)
+  })
+
+/** Like {@link drive}, letting in-process stream bodies settle (real time) between clock steps. */
+const driveStream = <A, E, R>(self: Effect.Effect<A, E, R>, stepMs = 200) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(self)
+    for (let i = 0; i < 2_000; i++) {
+      for (let j = 0; j < 3; j++) {
+        if (Option.isSome(yield* Fiber.poll(fiber))) return yield* Fiber.join(fiber)
+        yield* realSleep(0)
+      }
       yield* TestClock.adjust(stepMs)
     }
     return yield* Fiber.join(fiber)
@@ -167,6 +185,47 @@ export const suite = (): void => {
           concurrency: AdaptiveConcurrency.config({ initial: 4, min: 1, max: 4 })
         }))),
         Effect.provide(Simulator.layer({ latency: "1 second" }))
+      ))
+
+    it.effect("ResilientClient.stream: falls back before content, continues after it, holds its permit while open", () =>
+      Effect.gen(function*() {
+        const resilience = yield* Resilience.Resilience
+        const limiter = Option.getOrThrow(resilience.concurrency)
+        const inFlightSeen: Array<number> = []
+        const text = yield* driveStream(
+          ResilientClient.stream(request(OPUS, "please write about ballast tanks on old ships"), {
+            strategy: "continue",
+            idleTimeout: "5 seconds"
+          }).pipe(
+            // while text arrives, the leg's stream holds the permit (markers and the summary come between legs)
+            Stream.tap((event) =>
+              event.type === "content_block_delta"
+                ? Effect.flatMap(limiter.inFlight, (n) => Effect.sync(() => inFlightSeen.push(n)))
+                : Effect.void
+            ),
+            Stream.runFold("", StreamRecovery.appendText)
+          )
+        )
+        assert.strictEqual(text, "Simulated reply to: please write about ballast tanks on old ships")
+        assert.isTrue(inFlightSeen.length > 0 && inFlightSeen.every((n) => n === 1), JSON.stringify(inFlightSeen))
+        assert.strictEqual(yield* limiter.inFlight, 0)
+        const calls = yield* Simulator.calls
+        assert.deepStrictEqual(
+          calls.map((c) => `${Option.getOrElse(c.model, () => "?")}:${c.outcome}`),
+          [`${OPUS}:error`, `${OPUS}:error`, `${SONNET}:stream_error`, `${SONNET}:ok`]
+        )
+      }).pipe(
+        Effect.provide(resilient(Policy.make({
+          retry: { ...fast, maxRetries: 1 },
+          concurrency: AdaptiveConcurrency.config({ initial: 2, min: 1, max: 2 }),
+          fallback: [OPUS, SONNET]
+        }))),
+        Effect.provide(Simulator.layer({
+          script: [
+            Fault.overloaded({ model: OPUS, times: "forever" }),
+            Fault.streamError({ model: SONNET, afterDeltas: 3 })
+          ]
+        }))
       ))
 
     it("presets print as documented (a change to a preset must change this test)", () => {

@@ -9,8 +9,9 @@
  *   `model`; the step's model replaces `model` in the request. `createWithResponse` returns the
  *   route the call took.
  * - `messages.stream` / `streamWithResponse`: failures before the response starts (HTTP 529/429/5xx,
- *   connection errors) are retried and fall back; the open stream holds no permit (see
- *   `StreamRecovery` for failures inside a stream).
+ *   connection errors) are retried and fall back; the open stream keeps its concurrency permit until
+ *   it ends. For failures inside a stream (overload after HTTP 200, stalls, cut connections) use
+ *   {@link stream}: `StreamRecovery` with this policy as its runner, provided by the same layer.
  * - `countTokens`, `models.*` and `messages.batches.*` are retried under the policy without fallback;
  *   `batches.results` is passed through.
  * - With `pacing`, the `anthropic-ratelimit-*` headers of every response feed the pacer, so a call
@@ -44,6 +45,7 @@ import { Context, DateTime, Effect, Layer, Option, Stream } from "effect"
 import { AnthropicClient } from "./AnthropicClient.js"
 import type * as Client from "./AnthropicClient.js"
 import type * as RateLimit from "./RateLimit.js"
+import * as StreamRecovery from "./StreamRecovery.js"
 
 const windowsOf = (rateLimit: RateLimit.RateLimit) => {
   const out: Array<{ name: string; remaining: number; resetAt: number }> = []
@@ -76,7 +78,7 @@ export const wrap = (base: AnthropicClient.Service, resilience: Resilience.Servi
     ).pipe(Effect.map((routed) => ({ ...routed.value, route: routed.route })))
 
   const streamWithResponse: Client.Messages["streamWithResponse"] = (params, options) =>
-    resilience.run(
+    resilience.runScoped(
       ({ key }) => Effect.tap(base.messages.streamWithResponse({ ...params, model: key }, options), observe),
       { key: params.model }
     ).pipe(Effect.map((routed) => ({ ...routed.value, route: routed.route })))
@@ -119,14 +121,23 @@ export const wrap = (base: AnthropicClient.Service, resilience: Resilience.Servi
 export const make = (
   policy: Policy.Policy
 ): Effect.Effect<
-  { readonly client: AnthropicClient.Service; readonly resilience: Resilience.Service },
+  {
+    readonly client: AnthropicClient.Service
+    readonly resilience: Resilience.Service
+    readonly streams: ResilientStreams.Service
+  },
   never,
   AnthropicClient | Scope.Scope
 > =>
   Effect.gen(function*() {
     const base = yield* AnthropicClient
     const resilience = yield* Resilience.make(policy)
-    return { client: wrap(base, resilience), resilience }
+    const runner = streamRunner(resilience)
+    const streams: ResilientStreams.Service = {
+      stream: (params, options) =>
+        StreamRecovery.stream(params, { ...options, runner }).pipe(Stream.provideService(AnthropicClient, base))
+    }
+    return { client: wrap(base, resilience), resilience, streams }
   })
 
 /**
@@ -138,8 +149,89 @@ export const make = (
  */
 export const layer = (
   policy: Policy.Policy
-): Layer.Layer<AnthropicClient | Resilience.Resilience, never, AnthropicClient> =>
+): Layer.Layer<AnthropicClient | Resilience.Resilience | ResilientStreams, never, AnthropicClient> =>
   Layer.scopedContext(
-    Effect.map(make(policy), ({ client, resilience }) =>
-      Context.make(AnthropicClient, client).pipe(Context.add(Resilience.Resilience, resilience)))
+    Effect.map(make(policy), ({ client, resilience, streams }) =>
+      Context.make(AnthropicClient, client).pipe(
+        Context.add(Resilience.Resilience, resilience),
+        Context.add(ResilientStreams, streams)
+      ))
   )
+
+/**
+ * A `StreamRecovery.Runner` that runs each leg of a stream under a running policy: retries,
+ * budget, breaker and fallback before the first content, and the concurrency permit held for as
+ * long as the leg's HTTP stream is open.
+ *
+ * @since 0.1.0
+ * @category Streams
+ */
+export const streamRunner = (
+  resilience: Resilience.Service
+): StreamRecovery.Runner<Resilience.PolicyError<unknown>> =>
+(attempt, options) => Effect.map(resilience.runScoped(attempt, options), (routed) => routed.value)
+
+/**
+ * Options of {@link stream}: those of `StreamRecovery.stream` but the runner (the layer's policy).
+ *
+ * @since 0.1.0
+ * @category Streams
+ */
+export type StreamOptions = Omit<StreamRecovery.Options<Resilience.PolicyError<unknown>>, "runner">
+
+/**
+ * Resilient streams under the layer's policy: `StreamRecovery.stream` over the plain client, with
+ * the policy as its runner (so retries are not made twice).
+ *
+ * @since 0.1.0
+ * @category Streams
+ */
+export class ResilientStreams extends Context.Tag("@ballast/anthropic/ResilientClient/ResilientStreams")<
+  ResilientStreams,
+  ResilientStreams.Service
+>() {}
+
+/**
+ * @since 0.1.0
+ * @category Streams
+ */
+export declare namespace ResilientStreams {
+  /**
+   * @since 0.1.0
+   * @category Streams
+   */
+  export interface Service {
+    readonly stream: (
+      params: StreamRecovery.Params,
+      options?: StreamOptions
+    ) => Stream.Stream<StreamRecovery.Event, StreamRecovery.Failure<Resilience.PolicyError<unknown>>>
+  }
+}
+
+/**
+ * A recovering `messages.stream` under the policy of the `ResilientClient.layer` in context:
+ * failures before content are retried (and fall back) under the policy, failures after content are
+ * handled by the strategy (`"continue"` by default), and stalls are typed errors.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Stream } from "effect"
+ * import { AnthropicClient, Presets, ResilientClient, StreamRecovery } from "@ballast/anthropic"
+ *
+ * const program = ResilientClient.stream(
+ *   { model: "claude-sonnet-5-5", max_tokens: 1024, messages: [{ role: "user", content: "Tell a story" }] },
+ *   { strategy: "continue", idleTimeout: "30 seconds" }
+ * ).pipe(
+ *   Stream.runForEach((event) => Effect.sync(() => process.stdout.write(StreamRecovery.textOf(event)))),
+ *   Effect.provide(ResilientClient.layer(Presets.interactive).pipe(Layer.provide(AnthropicClient.layerConfig())))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category Streams
+ */
+export const stream = (
+  params: StreamRecovery.Params,
+  options?: StreamOptions
+): Stream.Stream<StreamRecovery.Event, StreamRecovery.Failure<Resilience.PolicyError<unknown>>, ResilientStreams> =>
+  Stream.unwrap(Effect.map(ResilientStreams, (streams) => streams.stream(params, options)))

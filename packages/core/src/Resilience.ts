@@ -217,6 +217,15 @@ export interface Service {
     attempt: (attempt: Attempt) => Effect.Effect<A, E, R>,
     options?: RunOptions
   ) => Effect.Effect<Routed<A>, E | PolicyError<E>, R>
+  /**
+   * {@link Service.run} for calls whose result keeps using the connection (an open stream): the
+   * concurrency permit of the attempt that succeeds is held until the caller's `Scope` closes, and
+   * the outcome the limiter records is that scope's exit. Failed attempts return theirs at once.
+   */
+  readonly runScoped: <A, E, R>(
+    attempt: (attempt: Attempt) => Effect.Effect<A, E, R>,
+    options?: RunOptions
+  ) => Effect.Effect<Routed<A>, E | PolicyError<E>, R | Scope.Scope>
   /** Runs one effect under the policy (no fallback: there is no key to change). */
   readonly apply: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | PolicyError<E>, R>
   /** Every event of every call, from the moment of subscription. */

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Clock, Duration, Effect, Either, Fiber, Metric, Option, Random, Ref, Stream, TestClock, Tracer } from "effect"
+import { Chunk, Clock, Duration, Effect, Either, Exit, Fiber, Metric, Option, Random, Ref, Scope, Stream, TestClock, Tracer } from "effect"
 import * as AdaptiveConcurrency from "../src/AdaptiveConcurrency.js"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as Policy from "../src/Policy.js"
@@ -207,5 +207,27 @@ describe("Resilience", () => {
       assert.strictEqual(callSpan!.attributes.get("ballast.policy"), "traced")
       const retry = (callSpan as unknown as { events: Array<[string, bigint, Record<string, unknown>]> }).events[0]!
       assert.deepStrictEqual([retry[0], retry[2]["ballast.delay_ms"]], ["ballast.retry", 100])
+    }))
+
+  it.scoped("runScoped keeps the permit of a success until the caller's scope closes", () =>
+    Effect.gen(function*() {
+      const r = yield* Resilience.make(
+        Policy.make({ retry: fast, concurrency: AdaptiveConcurrency.config({ initial: 1, min: 1, max: 1 }) })
+      )
+      const limiter = Option.getOrThrow(r.concurrency)
+      const scope = yield* Scope.make()
+      const opened = yield* r.runScoped(() => Effect.succeed("stream")).pipe(Scope.extend(scope))
+      assert.strictEqual(opened.value, "stream")
+      assert.strictEqual(yield* limiter.inFlight, 1)
+      const waiting = yield* Effect.fork(r.apply(Effect.succeed("next")))
+      yield* Effect.yieldNow()
+      assert.strictEqual(yield* limiter.queued, 1)
+      yield* Scope.close(scope, Exit.void)
+      assert.strictEqual(yield* Fiber.join(waiting), "next")
+      assert.strictEqual(yield* limiter.inFlight, 0)
+      // a failed scoped attempt returns its permit at once
+      const failed = yield* Effect.either(r.runScoped(() => Effect.fail(permanent(1))))
+      assert.isTrue(Either.isLeft(failed))
+      assert.strictEqual(yield* limiter.inFlight, 0)
     }))
 })

@@ -107,6 +107,8 @@ class Machine<X> {
   private plan: Plan
   private emitted = false
   private done = false
+  /** The model whose stream was last opened: a continuation goes on with the model that wrote the prefix. */
+  private servedModel: string | undefined = undefined
   private recoveries = 0
   private prefillRefused = false
   /** The consumer's message when the last recovery began (a restart then discards it). */
@@ -214,7 +216,7 @@ class Machine<X> {
       const legScope = yield* Scope.fork(this.scope, ExecutionStrategy.sequential)
       const result = yield* this.settings.runner(
         (attempt) => this.attempt(attempt, plan, legScope),
-        { key: plan.params.model }
+        { key: plan.mode === "continue" && this.servedModel !== undefined ? this.servedModel : plan.params.model }
       ).pipe(Scope.extend(legScope), Effect.either)
       if (result._tag === "Left") {
         const error = result.left
@@ -227,6 +229,7 @@ class Machine<X> {
         return yield* Effect.fail(Option.some(this.failure(error)))
       }
       const opened = result.right
+      this.servedModel = this.records[this.records.length - 1]?.model
       this.leg = { scope: legScope, opened }
       this.emit(opened.buffered)
       if (opened.ended) yield* this.finish(legScope)

@@ -144,7 +144,8 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
     /** One attempt through pacing, breaker, limiter and timeout. */
     const attemptOnce = <A, E, R>(
       call: (attempt: Resilience.Attempt) => Effect.Effect<A, E, R>,
-      attempt: Resilience.Attempt
+      attempt: Resilience.Attempt,
+      scoped: boolean
     ): Effect.Effect<A, unknown, R> => {
       let effect: Effect.Effect<A, unknown, R> = Effect.suspend(() => {
         m.attempts.unsafeUpdate(1, [])
@@ -154,7 +155,10 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
         const timeout = attemptTimeout.value
         effect = Effect.timeoutFail(effect, { duration: timeout, onTimeout: () => new AttemptTimeout({ timeout }) })
       }
-      if (Option.isSome(limiter)) effect = limiter.value.run(effect)
+      if (Option.isSome(limiter)) {
+        // scoped: a success keeps its permit until the caller's scope closes (an open stream)
+        effect = scoped ? (limiter.value.runScoped(effect) as Effect.Effect<A, unknown, R>) : limiter.value.run(effect)
+      }
       if (Option.isSome(breakers)) {
         const inner = effect
         effect = Effect.flatMap(breakers.value.get(attempt.key), (breaker) => breaker.run(inner))
@@ -180,7 +184,8 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
       step: Policy.FallbackStep,
       index: number,
       isLast: boolean,
-      callState: CallState
+      callState: CallState,
+      scoped: boolean
     ): Effect.Effect<StepResult<A>, never, R> => {
       let schedule: Schedule.Schedule<Retry.Decision<unknown>, unknown> | undefined
       const onFailure = (n: number, state_: unknown, error: unknown): Effect.Effect<StepResult<A>, never, R> => {
@@ -264,7 +269,7 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
           })
         })
       const loop = (n: number, state: unknown): Effect.Effect<StepResult<A>, never, R> =>
-        Effect.matchCauseEffect(attemptOnce(call, { key: step.key, attempt: n, step: index }), {
+        Effect.matchCauseEffect(attemptOnce(call, { key: step.key, attempt: n, step: index }, scoped), {
           onSuccess: (value): Effect.Effect<StepResult<A>> => {
             const served: StepResult<A> = { _tag: "Served", value, attempts: n }
             return Option.isSome(budget)
@@ -281,9 +286,10 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
       return loop(1, undefined)
     }
 
-    const run = <A, E, R>(
+    const runWith = <A, E, R>(
       call: (attempt: Resilience.Attempt) => Effect.Effect<A, E, R>,
-      options?: Resilience.RunOptions
+      options: Resilience.RunOptions | undefined,
+      scoped: boolean
     ): Effect.Effect<Resilience.Routed<A>, E | Resilience.PolicyError<E>, R> => {
       const key = options?.key ?? "default"
       const steps = options?.fallback === false || policy.fallback.length === 0
@@ -292,7 +298,7 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
       const walkFrom = (callState: CallState) => {
         const route: Array<Resilience.RouteStep> = []
         const walk = (index: number): Effect.Effect<Resilience.Routed<A>, unknown, R> =>
-          Effect.flatMap(runStep(call, steps[index]!, index, index === steps.length - 1, callState), (result) => {
+          Effect.flatMap(runStep(call, steps[index]!, index, index === steps.length - 1, callState, scoped), (result) => {
             const step = steps[index]!
             if (result._tag === "Served") {
               route.push({ key: step.key, attempts: result.attempts, outcome: "served", error: Option.none() })
@@ -366,12 +372,24 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
       )
     }
 
+    const run = <A, E, R>(
+      call: (attempt: Resilience.Attempt) => Effect.Effect<A, E, R>,
+      options?: Resilience.RunOptions
+    ) => runWith(call, options, false)
+
+    const runScoped = <A, E, R>(
+      call: (attempt: Resilience.Attempt) => Effect.Effect<A, E, R>,
+      options?: Resilience.RunOptions
+    ): Effect.Effect<Resilience.Routed<A>, E | Resilience.PolicyError<E>, R | Scope.Scope> =>
+      runWith<A, E, R | Scope.Scope>(call, options, true)
+
     const apply = <A, E, R>(self: Effect.Effect<A, E, R>) =>
       Effect.map(run(() => self, { fallback: false }), (routed) => routed.value)
 
     return {
       policy,
       run,
+      runScoped,
       apply,
       events: Stream.fromPubSub(hub),
       budget,
