@@ -98,6 +98,19 @@ const closure = (file: string, seen = new Set<string>()): Set<string> => {
   return seen
 }
 
+/** The directories of the packages `scripts/pack.ts` publishes (same rule as `scripts/lib/packages.ts`). */
+const publishedDirs = (): Array<string> =>
+  fs.readdirSync(path.join(root, "packages"))
+    .map((name) => path.join(root, "packages", name))
+    .filter((dir) => {
+      const file = path.join(dir, "package.json")
+      return fs.existsSync(file) && (JSON.parse(fs.readFileSync(file, "utf8")) as { private?: boolean }).private !== true &&
+        fs.existsSync(path.join(dir, "src/index.ts")) && fs.existsSync(path.join(dir, "tsconfig.build.json"))
+    })
+
+const nameOf = (dir: string): string =>
+  (JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as Manifest).name
+
 const publicModules = (dir: string): Array<string> => {
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as {
     publishConfig?: { exports?: Record<string, unknown> }
@@ -160,9 +173,8 @@ describe("packaging", () => {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "ballast-packaging-"))
   const app = path.join(scratch, "app")
   let tarballs: ReadonlyArray<Tarball> = []
-  const expectedModules = ["core", "anthropic", "testing"].flatMap((dir) =>
-    publicModules(path.join(root, "packages", dir)).map((m) => `@ballast/${dir}/${m}`)
-  )
+  const dirs = publishedDirs()
+  const expectedModules = dirs.flatMap((dir) => publicModules(dir).map((m) => `${nameOf(dir)}/${m}`))
 
   beforeAll(async () => {
     const out = await exec(path.join(root, "node_modules/.bin/tsx"), [
@@ -173,11 +185,7 @@ describe("packaging", () => {
 
     // The scratch project: the tarballs, the peers they declare at the pinned versions, tsc.
     const versions = catalog()
-    const manifests = tarballs.map((t) =>
-      JSON.parse(
-        fs.readFileSync(path.join(root, "packages", t.name.split("/")[1]!, "package.json"), "utf8")
-      ) as Manifest
-    )
+    const manifests = dirs.map((dir) => JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as Manifest)
     const peers = [...new Set(manifests.flatMap((m) => Object.keys(m.peerDependencies ?? {})))]
       .filter((name) => !name.startsWith("@ballast/"))
     const pinned = (name: string): string => {
@@ -249,7 +257,10 @@ describe("packaging", () => {
   })
 
   it("packs every published package", () => {
-    assert.deepStrictEqual(tarballs.map((t) => t.name).sort(), ["@ballast/anthropic", "@ballast/core", "@ballast/testing"])
+    const names = tarballs.map((t) => t.name).sort()
+    assert.deepStrictEqual(names, dirs.map(nameOf).sort())
+    for (const name of ["@ballast/anthropic", "@ballast/core", "@ballast/testing"]) assert.include(names, name)
+    for (const t of tarballs) assert.isTrue(fs.statSync(t.file).size > 0, t.file)
   })
 
   it("type-checks (declarations included) and runs a resilient call against the loopback simulator", async () => {

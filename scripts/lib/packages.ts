@@ -3,8 +3,9 @@
  * (`tsc -b` of each `tsconfig.build.json` into `dist/`) and pack (`pnpm pack`, which applies
  * `publishConfig` and replaces `catalog:` / `workspace:` ranges).
  *
- * Every package that is not `"private": true` under `packages/` is published; its public modules
- * are the top-level `src/*.ts` files that its `exports` map does not set to `null`.
+ * Every package under `packages/` that is not `"private": true` (and has `src/index.ts` and a
+ * `tsconfig.build.json`) is published; its public modules are the top-level `src/*.ts` files that its
+ * `exports` map does not set to `null`.
  */
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
@@ -80,6 +81,12 @@ export const publicPackages = (): ReadonlyArray<Package> =>
     .filter((dir) => fs.existsSync(path.join(dir, "package.json")))
     .map((dir) => ({ dir, manifest: readJson<Manifest>(path.join(dir, "package.json")) }))
     .filter(({ manifest }) => manifest.private !== true)
+    .filter(({ dir, manifest }) => {
+      // a package being set up (manifest committed before its sources) is not publishable yet
+      const ready = fs.existsSync(path.join(dir, "src/index.ts")) && fs.existsSync(path.join(dir, "tsconfig.build.json"))
+      if (!ready) console.warn(`skipping ${manifest.name}: no src/index.ts or tsconfig.build.json yet`)
+      return ready
+    })
     .map(({ dir, manifest }) => {
       const isClosed = closed(manifest.publishConfig?.exports ?? manifest.exports)
       const modules = fs.readdirSync(path.join(dir, "src"))
