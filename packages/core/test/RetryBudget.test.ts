@@ -136,7 +136,7 @@ describe("RetryBudget.tokenBucket", () => {
         assert.isAtMost(left, Math.floor(capacity / retryCost))
         assert.strictEqual(left, Math.floor((level * capacity + 1e-9) / retryCost))
       })),
-    { fastCheck: { numRuns: 100 } }
+    { fastCheck: { numRuns: 60 } }
   )
 })
 
@@ -258,7 +258,7 @@ describe("RetryBudget.ratio", () => {
           assert.isTrue(level >= 0 && level <= 1, `level ${level}`)
         }
       }),
-    { fastCheck: { numRuns: 25 } }
+    { fastCheck: { numRuns: 20 } }
   )
 })
 
