@@ -230,4 +230,15 @@ describe("Resilience", () => {
       assert.isTrue(Either.isLeft(failed))
       assert.strictEqual(yield* limiter.inFlight, 0)
     }))
+
+  it.scoped("a success after a retry refunds exactly what that retry cost", () =>
+    Effect.gen(function*() {
+      const r = yield* Resilience.make(Policy.make({ retry: fast, budget: RetryBudget.tokenBucket({ capacity: 100 }) }))
+      const budget = Option.getOrThrow(r.budget)
+      const transient = (n: number) => new TestError({ kind: "Transient", attempt: n, retryAfter: Option.none() })
+      const { call } = yield* scripted({ default: [transient, "ok"] })
+      const { result } = yield* runTimed(r.run(call))
+      assert.isTrue(Either.isRight(result))
+      assert.strictEqual(yield* budget.level, 1)
+    }))
 })

@@ -175,6 +175,8 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
     /** The time a call started, read from the Clock only when something needs it. */
     interface CallState {
       startedAt: number | undefined
+      /** The classification the last budget withdrawal was for: a success refunds exactly that. */
+      charged: Classification.Classification | undefined
       readonly deadlineAt: number | undefined
     }
 
@@ -240,7 +242,11 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
               ? Effect.succeed(true)
               : Effect.tap(
                 budget.value.tryRetry(decision.classification),
-                () => Effect.map(budget.value.level, (level) => m.budget.unsafeUpdate(level, []))
+                (ok) =>
+                  Effect.map(budget.value.level, (level) => {
+                    if (ok) callState.charged = decision.classification
+                    m.budget.unsafeUpdate(level, [])
+                  })
               )
             return Effect.zipRight(
               failed,
@@ -273,7 +279,7 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
           onSuccess: (value): Effect.Effect<StepResult<A>> => {
             const served: StepResult<A> = { _tag: "Served", value, attempts: n }
             return Option.isSome(budget)
-              ? Effect.as(budget.value.onSuccess(n > 1 || index > 0), served)
+              ? Effect.as(budget.value.onSuccess(callState.charged ?? false), served)
               : Effect.succeed(served)
           },
           onFailure: (cause) => {
@@ -329,7 +335,9 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
             }
             const askBudget = Option.isNone(budget) || isCircuitOpen(result.error)
               ? Effect.succeed(true)
-              : budget.value.tryRetry(Classification.classify(result.error))
+              : Effect.tap(budget.value.tryRetry(Classification.classify(result.error)), (ok) => {
+                if (ok) callState.charged = Classification.classify(result.error)
+              })
             return Effect.flatMap(askBudget, (ok) => {
               if (!ok) {
                 return Effect.flatMap(Option.isSome(budget) ? budget.value.level : Effect.succeed(0), (level) =>
@@ -347,11 +355,11 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
       }
       let body: Effect.Effect<Resilience.Routed<A>, unknown, R>
       if (Option.isNone(deadline)) {
-        body = Effect.suspend(() => walkFrom({ startedAt: undefined, deadlineAt: undefined }))
+        body = Effect.suspend(() => walkFrom({ startedAt: undefined, deadlineAt: undefined, charged: undefined }))
       } else {
         const limit = deadline.value
         body = Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
-          Effect.timeoutFail(walkFrom({ startedAt, deadlineAt: startedAt + Duration.toMillis(limit) }), {
+          Effect.timeoutFail(walkFrom({ startedAt, deadlineAt: startedAt + Duration.toMillis(limit), charged: undefined }), {
             duration: limit,
             onTimeout: () => new DeadlineExceeded({ deadline: limit })
           })).pipe(
