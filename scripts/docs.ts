@@ -13,7 +13,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Application, Converter, ReflectionKind } from "typedoc"
+import { Application } from "typedoc"
 import ts from "typescript"
 import { type Package, publicPackages, root } from "./lib/packages.js"
 
@@ -74,19 +74,22 @@ const examplesOf = (file: string, text: string): { examples: Array<Example>; pro
 const publicSources = (pkg: Package): Array<string> =>
   ["index", ...pkg.modules].map((m) => path.join(pkg.dir, "src", `${m}.ts`)).filter((f) => fs.existsSync(f))
 
-/** Type-checks every example; returns the diagnostics as `file:line: message` lines. */
-const checkExamples = (packages: ReadonlyArray<Package>): { count: number; errors: Array<string> } => {
+/**
+ * Writes every example of the public modules to `build/examples/` and makes one program of them and
+ * the packages' sources (the sources are also what typedoc documents, so they are parsed once).
+ */
+const prepare = (packages: ReadonlyArray<Package>) => {
   const outDir = path.join(root, "build/examples")
   fs.rmSync(outDir, { recursive: true, force: true })
   fs.mkdirSync(outDir, { recursive: true })
-  const errors: Array<string> = []
+  const problems: Array<string> = []
   const origin = new Map<string, Example>()
   for (const pkg of packages) {
     for (const file of publicSources(pkg)) {
       const rel = path.relative(root, file)
-      const { examples, problems } = examplesOf(rel, fs.readFileSync(file, "utf8"))
-      errors.push(...problems)
-      examples.forEach((example, i) => {
+      const found = examplesOf(rel, fs.readFileSync(file, "utf8"))
+      problems.push(...found.problems)
+      found.examples.forEach((example, i) => {
         const target = path.join(outDir, `${rel.replace(/[/\\]/g, "_").replace(/\.ts$/, "")}_${i + 1}.ts`)
         fs.writeFileSync(target, `${example.code}\nexport {}\n`)
         origin.set(target, example)
@@ -103,8 +106,32 @@ const checkExamples = (packages: ReadonlyArray<Package>): { count: number; error
     ts.sys,
     outDir
   )
-  const program = ts.createProgram({ rootNames: [...origin.keys()], options: parsed.options })
-  for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
+  const sources = packages.flatMap(publicSources)
+  // Effect-style modules open with their overview comment; typedoc only takes a file's first comment
+  // as the module's when it is tagged, so the docs program sees it tagged (comments only, same lines).
+  const modules = new Set(packages.flatMap((p) => p.modules.map((m) => path.join(p.dir, "src", `${m}.ts`))))
+  const host = ts.createCompilerHost(parsed.options)
+  const getSourceFile = host.getSourceFile
+  host.getSourceFile = (fileName, language, onError, shouldCreate) => {
+    if (!modules.has(path.resolve(fileName))) return getSourceFile(fileName, language, onError, shouldCreate)
+    const text = fs.readFileSync(fileName, "utf8")
+    const end = text.startsWith("/**") ? text.indexOf("*/") : -1
+    const overview = end > 0 && !/^\s*export\b/.test(text.slice(end + 2)) && !text.slice(0, end).includes("@module")
+    const tagged = overview ? `${text.slice(0, end)}* @packageDocumentation\n ${text.slice(end)}` : text
+    return ts.createSourceFile(fileName, tagged, language)
+  }
+  const program = ts.createProgram({ rootNames: [...sources, ...origin.keys()], options: parsed.options, host })
+  return { program, origin, problems }
+}
+
+/** The examples' own diagnostics as `file:line:col: message` (the sources are `pnpm typecheck`'s business). */
+const checkExamples = (program: ts.Program, origin: ReadonlyMap<string, Example>): Array<string> => {
+  const errors: Array<string> = []
+  const diagnostics = [...origin.keys()].flatMap((file) => {
+    const sourceFile = program.getSourceFile(file)!
+    return [...program.getSyntacticDiagnostics(sourceFile), ...program.getSemanticDiagnostics(sourceFile)]
+  })
+  for (const diagnostic of [...program.getOptionsDiagnostics(), ...diagnostics]) {
     const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n  ")
     const file = diagnostic.file?.fileName
     const example = file === undefined ? undefined : origin.get(path.resolve(file))
@@ -115,37 +142,29 @@ const checkExamples = (packages: ReadonlyArray<Package>): { count: number; error
       errors.push(`${file ?? "(program)"}: TS${diagnostic.code}: ${message}`)
     }
   }
-  return { count: origin.size, errors }
+  return errors
 }
 
-const generate = async (packages: ReadonlyArray<Package>): Promise<boolean> => {
-  // typedoc names an entry point by its path below the entry points' common folder ("core/src/Retry")
-  const moduleName = new Map<string, string>()
-  const entryPoints = packages.flatMap((pkg) =>
-    pkg.modules.map((m) => {
-      moduleName.set(`${path.basename(pkg.dir)}/src/${m}`, `${pkg.manifest.name}/${m}`)
-      return path.join(pkg.dir, "src", `${m}.ts`)
-    })
-  )
+/** The API reference: one typedoc module per public module, named by its import path. */
+const generate = async (packages: ReadonlyArray<Package>, program: ts.Program): Promise<boolean> => {
   const out = path.join(root, "docs/api")
   const app = await Application.bootstrapWithPlugins({
     name: "ballast",
-    entryPoints,
-    tsconfig: path.join(root, "scripts/docs.tsconfig.json"),
+    tsconfig: path.join(root, "tsconfig.base.json"),
     readme: "none",
     disableSources: true,
-    skipErrorChecking: true, // `pnpm typecheck` owns type errors
     excludeInternal: true,
     validation: { invalidLink: true, notExported: false, notDocumented: false },
     treatWarningsAsErrors: true
   })
-  app.converter.on(Converter.EVENT_CREATE_DECLARATION, (_context, reflection) => {
-    if (!reflection.kindOf(ReflectionKind.Module)) return
-    const key = [...moduleName.keys()].find((k) => reflection.name === k || reflection.name.endsWith(`/${k}`))
-    if (key !== undefined) reflection.name = moduleName.get(key)!
-  })
-  const project = await app.convert()
-  if (project === undefined) return false
+  const entryPoints = packages.flatMap((pkg) =>
+    pkg.modules.map((m) => ({
+      displayName: `${pkg.manifest.name}/${m}`,
+      program,
+      sourceFile: program.getSourceFile(path.join(pkg.dir, "src", `${m}.ts`))!
+    }))
+  )
+  const project = app.converter.convert(entryPoints)
   app.validate(project)
   if (app.logger.hasErrors() || app.logger.hasWarnings()) return false
   await app.generateDocs(project, out)
@@ -154,14 +173,15 @@ const generate = async (packages: ReadonlyArray<Package>): Promise<boolean> => {
 }
 
 const packages = publicPackages()
-const { count, errors } = checkExamples(packages)
+const { origin, problems, program } = prepare(packages)
+const errors = [...problems, ...checkExamples(program, origin)]
 if (errors.length > 0) {
-  console.error(`JSDoc examples: ${errors.length} error(s) in ${count} example(s)\n${errors.join("\n")}`)
+  console.error(`JSDoc examples: ${errors.length} error(s) in ${origin.size} example(s)\n${errors.join("\n")}`)
   process.exit(1)
 }
-console.log(`JSDoc examples: ${count} type-check`)
+console.log(`JSDoc examples: ${origin.size} type-check`)
 if (!process.argv.includes("--examples-only")) {
-  if (!(await generate(packages))) {
+  if (!(await generate(packages, program))) {
     console.error("docs: typedoc reported problems (above)")
     process.exit(1)
   }
