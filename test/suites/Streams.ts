@@ -328,7 +328,7 @@ export const suite = (): void => {
       Effect.gen(function*() {
         const client = yield* inProcessClient
         const events = yield* StreamRecovery.stream(
-          { ...params(PROMPT), max_tokens: 2048, thinking: { type: "enabled", budget_tokens: 1024 } },
+          { ...params(PROMPT), thinking: { type: "adaptive" } },
           { ...timeouts, runner, strategy: "continue" }
         ).pipe(Stream.runCollect, Effect.provideService(AnthropicClient.AnthropicClient, client))
         const list = Chunk.toReadonlyArray(events)
