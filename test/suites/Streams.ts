@@ -438,7 +438,7 @@ export const suite = (): void => {
           assert.deepStrictEqual([summary.usage.input_tokens, summary.usage.output_tokens], [reported.input, reported.output])
           assert.strictEqual(summary.attempts.length, outcome.calls.length)
         }),
-      { fastCheck: { numRuns: 30 } }
+      { fastCheck: { numRuns: 20 } }
     )
   })
 }
