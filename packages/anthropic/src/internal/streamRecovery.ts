@@ -14,8 +14,7 @@ import { Classification } from "@ballast/core"
 import { Chunk, Duration, Effect, ExecutionStrategy, Exit, Option, Predicate, Scope, Stream } from "effect"
 import * as Client from "../AnthropicClient.js"
 import type * as AnthropicError from "../AnthropicError.js"
-import type * as StreamRecovery from "../StreamRecovery.js"
-import * as Recovery from "../StreamRecovery.js"
+import * as StreamRecovery from "../StreamRecovery.js"
 import * as Accumulate from "./accumulate.js"
 import * as StallWatch from "./stallWatch.js"
 import * as Stitch from "./stitch.js"
@@ -34,11 +33,11 @@ interface Settings<X> {
 }
 
 const settings = <X>(options: StreamRecovery.Options<X> | undefined): Settings<X> => ({
-  strategy: options?.strategy ?? Recovery.defaults.strategy,
-  idle: Duration.toMillis(options?.idleTimeout ?? Recovery.defaults.idleTimeout),
-  content: Duration.toMillis(options?.contentTimeout ?? Recovery.defaults.contentTimeout),
-  maxRecoveries: Math.max(0, options?.maxRecoveries ?? Recovery.defaults.maxRecoveries),
-  runner: options?.runner ?? (Recovery.retryRunner() as StreamRecovery.Runner<X>),
+  strategy: options?.strategy ?? StreamRecovery.defaults.strategy,
+  idle: Duration.toMillis(options?.idleTimeout ?? StreamRecovery.defaults.idleTimeout),
+  content: Duration.toMillis(options?.contentTimeout ?? StreamRecovery.defaults.contentTimeout),
+  maxRecoveries: Math.max(0, options?.maxRecoveries ?? StreamRecovery.defaults.maxRecoveries),
+  runner: options?.runner ?? (StreamRecovery.retryRunner() as StreamRecovery.Runner<X>),
   requestOptions: options?.requestOptions
 })
 
@@ -193,7 +192,7 @@ class Machine<X> {
   private failure(error: AttemptError | X): StreamRecovery.Failure<X> {
     if (!this.emitted) return error
     const usage = this.total()
-    return new Recovery.MidStreamFailure<AttemptError | X>({
+    return new StreamRecovery.MidStreamFailure<AttemptError | X>({
       error,
       strategy: this.settings.strategy,
       partial: Option.orElse(
