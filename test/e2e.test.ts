@@ -9,6 +9,7 @@
 import * as ApiKey from "./suites/ApiKey.js"
 import * as BatchCrash from "./suites/BatchCrash.js"
 import * as BatchSubmitter from "./suites/BatchSubmitter.js"
+import * as Deferred from "./suites/Deferred.js"
 import * as Errors from "./suites/Errors.js"
 import * as Interruption from "./suites/Interruption.js"
 import * as Resilient from "./suites/Resilient.js"
@@ -34,3 +35,5 @@ Streams.suite()
 BatchSubmitter.suite()
 /** The file journal; a child process submitting over 127.0.0.1 is killed with SIGKILL mid-run and restarted. */
 BatchCrash.suite()
+/** Deferrable calls (`DeferredClient.layer(Presets.batch)`): windows by size and time, one batch each, typed errors, interruption. */
+Deferred.suite()

@@ -7,6 +7,10 @@
  * | `interactive`   | a user is waiting                 | 30 s deadline, 2 quick retries, then Opus → Sonnet → Haiku    |
  * | `background`    | jobs, pipelines, queues           | patient retries under a budget, adaptive concurrency, pacing |
  * | `sdkCompatible` | the baseline: `@anthropic-ai/sdk` | 2 retries, 0.5·2ⁿ s capped at 8 s minus ≤ 25 %, Retry-After   |
+ * | `batch`         | work that can wait for a batch    | calls gathered 30 s (≤ 10,000) into one batch at half price  |
+ *
+ * `batch` is not a `Policy` but a `DeferredClient.Config` (it holds one for its own API calls):
+ * provide it with `DeferredClient.layer(Presets.batch)`.
  *
  * @example
  * ```ts
@@ -20,6 +24,7 @@
  * @since 0.1.0
  */
 import { AdaptiveConcurrency, CircuitBreaker, Policy, RetryBudget } from "@ballast/core"
+import * as DeferredClient from "./DeferredClient.js"
 
 /**
  * Exactly the retry behaviour of `@anthropic-ai/sdk` 1.14 with its defaults: 2 retries; the delay
@@ -105,7 +110,32 @@ export const background: Policy.Policy = Policy.make({
 })
 
 /**
- * Every preset, by name.
+ * Cost first, for calls whose answer can wait minutes to hours (the Message Batches API bills
+ * half the standard price): a `DeferredClient.Config` for `DeferredClient.layer`.
+ *
+ * - **every `messages.create` is deferred** (mark a call `DeferredClient.immediate` to send it at
+ *   once): the caller's code does not change beyond the layer;
+ * - calls are gathered in a **window of up to 10,000 calls or 30 s** after its first call, then
+ *   sent as one batch; each caller gets its own `Message` or typed error when the batch ends;
+ * - batches are **polled** after 5 s, ×2 each time, at most every minute; requests that come back
+ *   `overloaded_error`/`api_error` or `expired` are **resubmitted**, up to 3 attempts;
+ * - the batch API calls themselves (create, poll, cancel) go through {@link background} (renamed
+ *   `"batch-api"`): patient retries on 529/429, a budget, a breaker, pacing.
+ *
+ * @since 0.1.0
+ * @category Presets
+ */
+export const batch: DeferredClient.Config = DeferredClient.config({
+  name: "batch",
+  defer: "all",
+  maxSize: 10_000,
+  maxWait: "30 seconds",
+  policy: background.pipe(Policy.named("batch-api")),
+  submitter: { pollInitial: "5 seconds", pollFactor: 2, pollMax: "1 minute", maxAttempts: 3 }
+})
+
+/**
+ * Every policy preset, by name (`batch`, a `DeferredClient.Config`, is not among them).
  *
  * @since 0.1.0
  * @category Presets

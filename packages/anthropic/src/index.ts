@@ -26,6 +26,11 @@ export * as BatchSubmitter from "./BatchSubmitter.js"
 /**
  * @since 0.1.0
  */
+export * as DeferredClient from "./DeferredClient.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as RateLimit from "./RateLimit.js"
 
 /**
