@@ -131,25 +131,29 @@ export const serve = (config: Config): Effect.Effect<never, CliError, FileSystem
   }).pipe(Effect.scoped)
 
 /**
+ * The command's options, for commands that embed it under another name (`ballast simulator`).
+ *
+ * @since 0.1.0
+ * @category Commands
+ */
+export const options = {
+  port: Options.integer("port").pipe(Options.withDescription("Port on 127.0.0.1 (0: any free port)"), Options.withDefault(4010)),
+  host: Options.text("host").pipe(Options.withDescription("Interface to listen on"), Options.withDefault("127.0.0.1")),
+  script: Options.file("script").pipe(Options.withDescription("JSON script of faults"), Options.optional),
+  concurrency: integer("concurrency", "Requests in service at once; beyond: 529"),
+  rpm: integer("rpm", "Requests per minute; beyond: 429 with retry-after"),
+  tpm: integer("tpm", "Tokens per minute; beyond: 429 with retry-after"),
+  latency: duration("latency", "Time before each successful response (ms or \"2 seconds\")"),
+  streamInterval: duration("stream-interval", "Time between stream events (ms or \"50 millis\")")
+}
+
+/**
  * The `ballast-simulator` command.
  *
  * @since 0.1.0
  * @category Commands
  */
-export const command = Command.make(
-  "ballast-simulator",
-  {
-    port: Options.integer("port").pipe(Options.withDescription("Port on 127.0.0.1 (0: any free port)"), Options.withDefault(4010)),
-    host: Options.text("host").pipe(Options.withDescription("Interface to listen on"), Options.withDefault("127.0.0.1")),
-    script: Options.file("script").pipe(Options.withDescription("JSON script of faults"), Options.optional),
-    concurrency: integer("concurrency", "Requests in service at once; beyond: 529"),
-    rpm: integer("rpm", "Requests per minute; beyond: 429 with retry-after"),
-    tpm: integer("tpm", "Tokens per minute; beyond: 429 with retry-after"),
-    latency: duration("latency", "Time before each successful response (ms or \"2 seconds\")"),
-    streamInterval: duration("stream-interval", "Time between stream events (ms or \"50 millis\")")
-  },
-  (config) => serve(config)
-)
+export const command = Command.make("ballast-simulator", options, (config) => serve(config))
 
 /**
  * Run the command on `process.argv`-style arguments.
