@@ -1,15 +1,16 @@
 /**
- * `pnpm docs`: the API reference of every published package, generated from the JSDoc of its public
- * modules into `docs/api/` (typedoc, HTML; one page per module, named by its import path such as
- * `@ballast/core/Retry`), after checking that every `@example` in that JSDoc type-checks.
+ * `pnpm run docs` (plain `pnpm docs` is a pnpm built-in): the API reference of every published
+ * package, generated from the JSDoc of its public modules into `docs/api/` (typedoc, HTML; one page
+ * per module, named by its import path such as `@ballast/core/Retry`), after checking that every
+ * `@example` in that JSDoc type-checks.
  *
  * Examples are checked like user code: each one becomes its own module under `build/examples/`,
  * importing the packages by name (`@ballast/core`, ...) with the workspace's compiler options, minus
  * `noUnusedLocals` (examples often end with a value they do not use). `declare const x: T` is the way
  * to stand for a value the example does not build. Errors are reported at the source line.
  *
- *   pnpm docs                  check examples, then generate docs/api/
- *   pnpm docs --examples-only  only check the examples
+ *   pnpm run docs                  check examples, then generate docs/api/
+ *   pnpm run docs --examples-only  only check the examples
  */
 import * as fs from "node:fs"
 import * as path from "node:path"

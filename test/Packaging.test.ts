@@ -28,6 +28,7 @@ import { afterAll, beforeAll } from "vitest"
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const run = promisify(execFile)
 
+/** Runs a command; its stdout, or an error with both streams. */
 const exec = async (command: string, args: ReadonlyArray<string>, cwd: string): Promise<string> => {
   // the outer `pnpm test` describes its own package to children; the scratch project is not it
   const env = Object.fromEntries(
@@ -37,8 +38,8 @@ const exec = async (command: string, args: ReadonlyArray<string>, cwd: string): 
     )
   )
   try {
-    const { stdout, stderr } = await run(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 })
-    return stdout + stderr
+    const { stdout } = await run(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 })
+    return stdout
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string }
     throw new Error(`${command} ${args.join(" ")} failed in ${cwd}:\n${e.stdout ?? ""}${e.stderr ?? e.message}`, {
@@ -181,7 +182,7 @@ describe("packaging", () => {
       "scripts/pack.ts",
       path.join(scratch, "tarballs")
     ], root)
-    tarballs = JSON.parse(out.slice(out.indexOf("["))) as ReadonlyArray<Tarball>
+    tarballs = JSON.parse(out) as ReadonlyArray<Tarball>
 
     // The scratch project: the tarballs, the peers they declare at the pinned versions, tsc.
     const versions = catalog()
