@@ -1,31 +1,165 @@
 /**
- * `pnpm bench`: prints every benchmark figure and writes them to `bench-results.json`.
+ * `pnpm bench`: prints every benchmark figure and writes them to `bench-results.json` (merged with
+ * what is already there), plus a markdown report and an SVG chart of the storm in `bench/results/`.
+ *
+ * Order: Brooker's jitter check, the happy-path overhead (wall-clock, so nothing else of ours runs
+ * meanwhile), the in-process transport, then the storm (one child process per policy, two at a
+ * time). `BENCH_ONLY=brooker,overhead,simulator,storm` runs a subset.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Presets from "@ballast/anthropic/Presets"
+import * as CircuitBreaker from "@ballast/core/CircuitBreaker"
+import * as Policy from "@ballast/core/Policy"
+import * as Resilience from "@ballast/core/Resilience"
+import { Effect } from "effect"
+import * as brooker from "./brooker.js"
+import * as overhead from "./overhead.js"
+import * as policies from "./policies.js"
+import * as report from "./report.js"
 import * as simulator from "./simulator.js"
+import * as storm from "./storm.js"
 
 const root = path.resolve(import.meta.dirname, "..")
+const resultsDir = path.join(import.meta.dirname, "results")
+const only = process.env.BENCH_ONLY?.split(",")
+const enabled = (name: string) => only === undefined || only.includes(name)
 
-const main = async () => {
-  const sim = await simulator.run()
-  console.log("## In-process simulator under TestClock\n")
-  console.log("| path | baseline (stub fetch, canned response) req/s | in-process simulator req/s | ratio |")
-  console.log("|---|---|---|---|")
-  for (const [name, m] of [["transport (fetch + json)", sim.transport], ["real SDK messages.create", sim.sdk]] as const) {
-    console.log(`| ${name} | ${m.baselineRequestsPerSecond} | ${m.simulatedRequestsPerSecond} | ${m.ratioToBaseline} |`)
+const sections: Array<string> = []
+const out: Record<string, unknown> = {}
+
+const print = (text: string) => {
+  console.log(text)
+  sections.push(text)
+}
+
+const met = (ok: boolean) => (ok ? "met" : "NOT met")
+
+/** The ballast policy of the overhead figure: cockatiel's pair (3 retries, breaker on 5 consecutive failures). */
+const overheadPolicy = Policy.make({
+  name: "retry3Breaker5",
+  retry: { maxRetries: 3 },
+  breaker: CircuitBreaker.config({ trips: CircuitBreaker.consecutive(5) })
+})
+
+const runBrooker = async () => {
+  const start = performance.now()
+  const rows = await brooker.run()
+  print(`## Brooker's "Exponential Backoff And Jitter", with ballast's Backoff\n`)
+  print(
+    `${brooker.CLIENTS} OCC clients, network |N(10 ms, sd 2)|, base 5 ms, cap 2 s; mean of ${brooker.RUNS} seeded runs ` +
+      `(seeds 1..${brooker.RUNS}); published = the post's simulator rerun (resilience-anchors.md).\n`
+  )
+  print(brooker.table(rows))
+  print(`\n(${((performance.now() - start) / 1000).toFixed(1)} s)\n`)
+  out.brooker = Object.fromEntries(
+    brooker.strategies.map((s) => [s, { calls: rows[s].calls, completionMs: rows[s].completionMs }])
+  )
+}
+
+const runOverhead = async () => {
+  const f = await overhead.run({
+    name: overheadPolicy.name,
+    wrap: Effect.map(Resilience.make(overheadPolicy), (r) => (call) => r.apply(call))
+  })
+  const extra = []
+  for (const p of [Presets.sdkCompatible, Presets.background]) {
+    const g = await overhead.run(
+      { name: p.name, wrap: Effect.map(Resilience.make(p), (r) => (call) => r.apply(call)) },
+      10_000,
+      3
+    )
+    extra.push({ name: p.name, overhead: g.policyNsPerCall - g.bareNsPerCall })
   }
-  console.log(
+  print(`## Happy-path overhead (wall clock, median of ${overhead.ROUNDS} rounds of ${overhead.ITERATIONS} calls)\n`)
+  print(overhead.table(f, `Resilience.apply, ${overheadPolicy.name} (3 retries + consecutive-5 breaker)`))
+  const ballast = f.policyNsPerCall - f.bareNsPerCall
+  print(
+    `\nOther presets, overhead over bare Effect (median of 3 rounds of 10000 calls): ${
+      extra.map((e) => `${e.name} ${e.overhead.toFixed(0)} ns`).join(", ")
+    }.\nTarget: ballast's overhead <= 2000 ns/call: ${met(ballast <= 2000)} (${ballast.toFixed(0)} ns; cockatiel adds ${
+      (f.cockatielNsPerCall - f.asyncBareNsPerCall).toFixed(0)
+    } ns over a bare async call).\n`
+  )
+  out.overhead = {
+    bareNsPerCall: f.bareNsPerCall,
+    policyNsPerCall: f.policyNsPerCall,
+    cockatielNsPerCall: f.cockatielNsPerCall
+  }
+}
+
+const runSimulator = async () => {
+  const sim = await simulator.run()
+  print("## In-process simulator under TestClock\n")
+  print("| path | baseline (stub fetch, canned response) req/s | in-process simulator req/s | ratio |")
+  print("|---|---|---|---|")
+  for (const [name, m] of [["transport (fetch + json)", sim.transport], ["real SDK messages.create", sim.sdk]] as const) {
+    print(`| ${name} | ${m.baselineRequestsPerSecond} | ${m.simulatedRequestsPerSecond} | ${m.ratioToBaseline} |`)
+  }
+  print(
     `\n${sim.requests} requests per row, ${sim.concurrency} at once, ${sim.latencyMs} ms simulated latency each ` +
       `(${sim.transport.simulatedMs} simulated ms per run). Target: the transport serves >= 20000 req/s: ` +
-      (sim.transport.simulatedRequestsPerSecond >= 20_000 ? "met" : "NOT met") +
+      met(sim.transport.simulatedRequestsPerSecond >= 20_000) +
       ".\nThe baseline stub builds undici Responses; the simulator answers with light Response objects, so the " +
-      "transport row can beat its baseline. The SDK row is bounded by the SDK's own per-call cost (its baseline)."
+      "transport row can beat its baseline. The SDK row is bounded by the SDK's own per-call cost (its baseline).\n"
   )
+  out.simulator = sim
+}
+
+const runStorm = async () => {
+  const s = storm.scenario
+  const start = performance.now()
+  const results = await storm.runAll(policies.all.map((p) => p.name), undefined, (r) =>
+    console.error(`  storm: ${r.name} done (${(r.detail.wallMs / 1000).toFixed(1)} s)`))
+  const byName = new Map(results.map((r) => [r.name, r]))
+  print("## The storm\n")
+  print(report.scenarioText(s) + "\n")
+  print(policies.all.map((p) => `- ${p.name}: ${p.description}`).join("\n") + "\n")
+  print(report.table(results))
+  const bg = byName.get("background")!
+  const ia = byName.get("interactive")!
+  const sdk = byName.get("sdkCompatible")!
+  print(
+    [
+      "",
+      `Targets: background goodput >= 0.95 C: ${met(bg.goodputFraction >= 0.95)} (${bg.goodputFraction}); ` +
+      `<= 1.10 attempts/success: ${met(bg.attemptsPerSuccess <= 1.1)} (${bg.attemptsPerSuccess}); ` +
+      `gives up nothing: ${met(bg.givenUp === 0)} (${bg.givenUp}).`,
+      `interactive gives up no more than sdkCompatible: ${met(ia.givenUp <= sdk.givenUp)} (${ia.givenUp} vs ${sdk.givenUp}); ` +
+      `lower p99: ${met(ia.p99Ms < sdk.p99Ms)} (${ia.p99Ms} vs ${sdk.p99Ms} ms).`,
+      ""
+    ].join("\n")
+  )
+  print(report.detailTable(results))
+  print(`\n(storm: ${((performance.now() - start) / 1000).toFixed(1)} s wall)\n`)
+  fs.mkdirSync(resultsDir, { recursive: true })
+  fs.writeFileSync(path.join(resultsDir, "storm.svg"), report.svg(results, s))
+  fs.writeFileSync(path.join(resultsDir, "storm.json"), JSON.stringify({ scenario: s, results }, null, 2) + "\n")
+  out.storm = Object.fromEntries(results.map((r) => [r.name, {
+    goodputFraction: r.goodputFraction,
+    attemptsPerSuccess: r.attemptsPerSuccess,
+    givenUp: r.givenUp,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    drainMs: r.drainMs
+  }]))
+}
+
+const main = async () => {
+  const start = performance.now()
+  if (enabled("brooker")) await runBrooker()
+  if (enabled("overhead")) await runOverhead()
+  if (enabled("simulator")) await runSimulator()
+  if (enabled("storm")) await runStorm()
+  fs.mkdirSync(resultsDir, { recursive: true })
+  fs.writeFileSync(path.join(resultsDir, "README.md"), `# pnpm bench\n\n${sections.join("\n")}\n`)
   const file = path.join(root, "bench-results.json")
   const previous = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {}
-  fs.writeFileSync(file, JSON.stringify({ ...previous, simulator: sim }, null, 2) + "\n")
-  console.log(`\nwrote ${path.relative(process.cwd(), file)}`)
+  fs.writeFileSync(file, JSON.stringify({ ...previous, ...out }, null, 2) + "\n")
+  console.log(
+    `wrote ${path.relative(process.cwd(), file)} and ${path.relative(process.cwd(), resultsDir)}/ ` +
+      `(README.md, storm.svg, storm.json) in ${((performance.now() - start) / 1000).toFixed(1)} s`
+  )
 }
 
 main().catch((error) => {
