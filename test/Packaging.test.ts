@@ -249,7 +249,7 @@ describe("packaging", () => {
         `\nexport const modules: Record<string, object> = {\n` +
         expectedModules.map((m, i) => `  "${m}": m${i}`).join(",\n") + "\n}\n"
     )
-    await exec("npx", ["-y", "pnpm@12.4.2", "install", "--no-frozen-lockfile"], app)
+    await exec("npx", ["-y", "pnpm@12.4.2", "install", "--no-frozen-lockfile", "--prefer-offline"], app)
   }, 300_000)
 
   afterAll(() => {
