@@ -4,7 +4,8 @@
  *
  * Order: Brooker's jitter check, the happy-path overhead (wall-clock, so nothing else of ours runs
  * meanwhile), the in-process transport, then the storm (one child process per policy, two at a
- * time). `BENCH_ONLY=brooker,overhead,simulator,storm` runs a subset.
+ * time), then deferrable calls as batches vs interactive (`batch.ts`).
+ * `BENCH_ONLY=brooker,overhead,simulator,storm,batch` runs a subset.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -13,6 +14,7 @@ import * as CircuitBreaker from "@ballast/core/CircuitBreaker"
 import * as Policy from "@ballast/core/Policy"
 import * as Resilience from "@ballast/core/Resilience"
 import { Effect } from "effect"
+import * as batch from "./batch.js"
 import * as brooker from "./brooker.js"
 import * as overhead from "./overhead.js"
 import * as policies from "./policies.js"
@@ -145,12 +147,22 @@ const runStorm = async () => {
   }]))
 }
 
+const runBatch = async () => {
+  const f = await batch.run()
+  print("## Deferrable calls: batch vs interactive\n")
+  print(batch.describe(f) + "\n")
+  print(batch.table(f))
+  print(`\nCost ratio deferred / interactive: ${f.costRatio} (the Message Batches API's 50 %).\n`)
+  out.batch = f
+}
+
 const main = async () => {
   const start = performance.now()
   if (enabled("brooker")) await runBrooker()
   if (enabled("overhead")) await runOverhead()
   if (enabled("simulator")) await runSimulator()
   if (enabled("storm")) await runStorm()
+  if (enabled("batch")) await runBatch()
   fs.mkdirSync(resultsDir, { recursive: true })
   fs.writeFileSync(path.join(resultsDir, "README.md"), `# pnpm bench\n\n${sections.join("\n")}\n`)
   const file = path.join(root, "bench-results.json")
