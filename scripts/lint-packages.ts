@@ -24,6 +24,7 @@ try {
       console.error(`${name}: publint ${message.type}: ${formatMessage(message, result.pkg, { color: false })}`)
     }
     const entrypoints = pkg.modules.map((m) => `./${m}`)
+    let attw = "ok"
     try {
       await exec(path.join(root, "node_modules/.bin/attw"), [
         file,
@@ -38,11 +39,12 @@ try {
       ])
     } catch (error) {
       failures++
+      attw = "PROBLEMS"
       console.error(`${name}: attw found problems\n${(error as Error).message}`)
     }
     console.log(
       `${name}: ${path.basename(file)} (${(data.byteLength / 1024).toFixed(1)} kB) — publint: ` +
-        `${result.messages.length} messages; attw: ". + ${entrypoints.length} subpaths"`
+        `${result.messages.length} messages; attw: ${attw} (". + ${entrypoints.length} subpaths)`
     )
   }
 } finally {
