@@ -53,7 +53,7 @@ export interface Scenario {
   readonly model: string
   /** Models with their own pool of `C` slots (the fallback models). */
   readonly otherModels: ReadonlyArray<string>
-  /** Width of one bucket of the goodput series. */
+  /** Width of one bucket of the goodput series (a multiple of `L`: service is in lockstep waves of `L`). */
   readonly bucketMs: number
   readonly seed: number
 }
@@ -69,7 +69,7 @@ export const scenario: Scenario = {
   maxDrainMs: 60 * 60_000,
   model: "claude-opus-5-5",
   otherModels: ["claude-sonnet-5-5", "claude-haiku-5-5"],
-  bucketMs: 10_000,
+  bucketMs: 30_000,
   seed: 42
 }
 
