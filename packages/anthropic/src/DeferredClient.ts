@@ -300,7 +300,7 @@ export declare namespace DeferredClient {
     readonly pending: Effect.Effect<number>
     /** Close the open window now (if it holds calls) and send it. */
     readonly flush: Effect.Effect<void>
-    /** Windows closed so far, oldest first. */
+    /** Windows closed so far, oldest first (the last 1,000). */
     readonly windows: Effect.Effect<ReadonlyArray<WindowReport>>
   }
 }

@@ -22,6 +22,9 @@ import type * as DeferredClient from "../DeferredClient.js"
 import * as RateLimit from "../RateLimit.js"
 import * as ResilientClient from "../ResilientClient.js"
 
+/** Window reports kept (the newest). */
+const MAX_REPORTS = 1_000
+
 /** @internal */
 export const currentMark: FiberRef.FiberRef<Option.Option<boolean>> = FiberRef.unsafeMake(Option.none<boolean>())
 
@@ -229,11 +232,13 @@ export const make = (
           Effect.either,
           Effect.map(Option.some)
         )
-        const cancel = Effect.as(
-          Effect.forEach(window.batchIds, (id) => Effect.ignore(batchClient.messages.batches.cancel(id)), { discard: true }),
-          Option.none()
-        )
-        const result = yield* Effect.raceFirst(run, Effect.zipRight(Deferred.await(window.abandoned), cancel))
+        const result = yield* Effect.raceFirst(run, Effect.as(Deferred.await(window.abandoned), Option.none()))
+        if (Option.isNone(result)) {
+          // Every caller has gone: the submission was stopped; nobody wants these batches any more.
+          yield* Effect.forEach(window.batchIds, (id) => Effect.ignore(batchClient.messages.batches.cancel(id)), {
+            discard: true
+          })
+        }
         // Whatever has no outcome yet gets the submission's failure (or, defensively, a missing-outcome error).
         const leftover: Client.ClientError = Option.isSome(result) && result.value._tag === "Left"
           ? toClientError(result.value.left)
@@ -254,6 +259,7 @@ export const make = (
           if (current === window) current = undefined
           const entries = window.entries.filter((entry) => !entry.gone)
           reports.push({ window: window.number, calls: entries.length, closedBy, openedAt: window.openedAt, closedAt: now })
+          if (reports.length > MAX_REPORTS) reports.splice(0, reports.length - MAX_REPORTS)
           const timer = window.timer
           // A window closed by size or flush no longer needs its timer (the timer itself closes by time).
           const stopTimer = closedBy !== "time" && timer !== undefined ? Fiber.interruptFork(timer) : Effect.void
