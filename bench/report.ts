@@ -18,7 +18,10 @@ export const scenarioText = (s: Scenario): string =>
     `until every request of the overload has finished (at most ${minutes(s.maxDrainMs)} more).`,
     `Each 529 holds ${s.rejectionShare} of a slot for ${seconds(s.rejectionMs)} ` +
     `(a rejection costs 1/${Math.round(s.latencyMs / (s.rejectionShare * s.rejectionMs))} of a served request). ` +
-    `Seed ${s.seed}; one fresh simulator per policy; the real SDK over the in-process transport, simulated time.`
+    `Seed ${s.seed}; one fresh simulator per policy; the real SDK over the in-process transport.`,
+    "Simulated time runs on a discrete-event Clock (bench/simClock.ts: whole milliseconds, next due sleep once " +
+    "every fiber waits; its call log equals TestClock's in bench/simClock.test.ts) because TestClock polls " +
+    "setTimeout(0) several times per wake-up and a storm has tens of thousands of them."
   ].join("\n")
 
 /** The markdown table of the storm. */
