@@ -353,7 +353,7 @@ const unsafeMake = (
  * import { Effect } from "effect"
  * import { CircuitBreaker } from "@ballast/core"
  *
- * declare const call: Effect.Effect<string, MyError>
+ * declare const call: Effect.Effect<string, Error>
  *
  * const program = Effect.gen(function*() {
  *   const breaker = yield* CircuitBreaker.make(CircuitBreaker.config(), "claude-sonnet")
