@@ -190,7 +190,7 @@ export const suite = (): void => {
     it.effect("ResilientClient.stream: falls back before content, continues after it, holds its permit while open", () =>
       Effect.gen(function*() {
         const resilience = yield* Resilience.Resilience
-        const limiter = Option.getOrThrow(resilience.concurrency)
+        const limiter = yield* Option.getOrThrow(resilience.concurrency).get(SONNET)
         const inFlightSeen: Array<number> = []
         const text = yield* driveStream(
           ResilientClient.stream(request(OPUS, "please write about ballast tanks on old ships"), {
@@ -238,7 +238,7 @@ export const suite = (): void => {
           `  breaker         none`,
           `  concurrency     none`,
           `  pacing          off`,
-          `  attempt timeout 10m`,
+          `  attempt timeout none`,
           `  deadline        none`,
           `  fallback        none`
         ].join("\n")
@@ -250,7 +250,7 @@ export const suite = (): void => {
           `  retry           2 retries, full jitter from 250ms ×2 up to 2s, Retry-After honoured up to 1m`,
           `  budget          TokenBucket(capacity: 500, retryCost: 5, transientCost: 10, successRefund: 1)`,
           `  breaker         Config(trips: [Consecutive(failures: 5)], openDuration: 5s, openFactor: 2, maxOpenDuration: 1m, halfOpenProbes: 1, counts: ["Overloaded", "Transient"])`,
-          `  concurrency     Config(initial: 32, min: 1, max: 512, increase: 1, decrease: 0.7, queue: 256, queueTimeout: 2s)`,
+          `  concurrency     Config(initial: 32, min: 1, max: 512, increase: 1, decrease: 0.7, queue: 256, queueTimeout: 500ms)`,
           `  pacing          on`,
           `  attempt timeout none`,
           `  deadline        30s`,
@@ -264,9 +264,9 @@ export const suite = (): void => {
           `  retry           10 retries, full jitter from 1s ×2 up to 1m, Retry-After honoured up to 5m`,
           `  budget          TokenBucket(capacity: 500, retryCost: 5, transientCost: 10, successRefund: 1)`,
           `  breaker         Config(trips: [FailureRate(threshold: 0.5, window: 30s, minimumCalls: 20)], openDuration: 5s, openFactor: 2, maxOpenDuration: 1m, halfOpenProbes: 1, counts: ["Overloaded", "Transient"])`,
-          `  concurrency     Config(initial: 32, min: 1, max: 512, increase: 1, decrease: 0.7, queue: 1000000, queueTimeout: none)`,
+          `  concurrency     Config(initial: 32, min: 1, max: 512, increase: 1, decrease: 0.9, queue: 1000000, queueTimeout: none)`,
           `  pacing          on`,
-          `  attempt timeout 10m`,
+          `  attempt timeout none`,
           `  deadline        none`,
           `  fallback        none`
         ].join("\n")

@@ -30,8 +30,9 @@ import * as DeferredClient from "./DeferredClient.js"
  * Exactly the retry behaviour of `@anthropic-ai/sdk` 1.14 with its defaults: 2 retries; the delay
  * before retry n (from 0) is `min(0.5 s · 2ⁿ, 8 s)` minus up to 25 % (`jitter: "sdk"`); a
  * `retry-after-ms`/`retry-after` hint replaces it when present (up to ~24.8 days, the SDK's bound);
- * a 10-minute timeout per attempt. Nothing else: no budget, no breaker, no concurrency control, no
- * fallback. It is the baseline the other presets are measured against.
+ * the SDK's own 10-minute request timeout (the client's, not re-imposed by the policy). Nothing
+ * else: no budget, no breaker, no concurrency control, no fallback. It is the baseline the other
+ * presets are measured against.
  *
  * @since 0.1.0
  * @category Presets
@@ -46,8 +47,7 @@ export const sdkCompatible: Policy.Policy = Policy.make({
     jitter: "sdk",
     honourRetryAfter: true,
     maxRetryAfter: 2_147_483_647
-  },
-  attemptTimeout: "10 minutes"
+  }
 })
 
 /**
@@ -61,8 +61,9 @@ export const sdkCompatible: Policy.Policy = Policy.make({
  * - a **circuit breaker per model** (5 consecutive overloads open it for 5 s, growing to 60 s), so a
  *   model that is down is skipped without sending it anything;
  * - a **retry budget** (token bucket 500/5/10) so retries stop when most calls fail;
- * - **adaptive concurrency** with a short queue (256 waiters, 2 s wait at most: beyond that the call
- *   is shed with `LoadShed` rather than left to wait), and rate-limit **pacing**.
+ * - **adaptive concurrency** per model with a short queue (256 waiters, 0.5 s wait at most: a call
+ *   that cannot start on its model by then moves to the next model, or is shed with `LoadShed` on
+ *   the last), and rate-limit **pacing**.
  *
  * @since 0.1.0
  * @category Presets
@@ -72,7 +73,7 @@ export const interactive: Policy.Policy = Policy.make({
   retry: { maxRetries: 2, base: "250 millis", factor: 2, cap: "2 seconds", jitter: "full" },
   budget: RetryBudget.tokenBucket(),
   breaker: CircuitBreaker.config({ trips: CircuitBreaker.consecutive(5), openDuration: "5 seconds" }),
-  concurrency: AdaptiveConcurrency.config({ queue: 256, queueTimeout: "2 seconds" }),
+  concurrency: AdaptiveConcurrency.config({ queue: 256, queueTimeout: "500 millis" }),
   pacing: true,
   deadline: "30 seconds",
   fallback: [
@@ -85,13 +86,15 @@ export const interactive: Policy.Policy = Policy.make({
 /**
  * Throughput first, for work nobody is waiting on second by second:
  *
- * - **adaptive concurrency** (AIMD: cut ×0.7 on 529/429/timeouts, +1 per window of successes) with
- *   a queue of a million waiters and no wait limit — demand above capacity queues on the client
- *   instead of turning into rejected requests;
+ * - **adaptive concurrency** per model (AIMD: cut ×0.9 on 529/429/timeouts, +1 per window of
+ *   successes — the gentle cut Netflix's concurrency-limits uses on clients; in the storm benchmark
+ *   ×0.7 left a tenth of the capacity idle) with a queue of a million waiters and no wait limit —
+ *   demand above capacity queues on the client instead of turning into rejected requests;
  * - **patient retries**: 10, full jitter from 1 s doubling to 60 s, Retry-After honoured up to 5 min;
  * - a **retry budget** (token bucket 500/5/10: about one retry per five successes in the long run);
  * - a **circuit breaker** that opens only on a failure rate (50 % over 30 s, at least 20 calls);
- * - rate-limit **pacing**; no deadline and no fallback (the model asked for is the model used).
+ * - rate-limit **pacing**; no deadline and no fallback (the model asked for is the model used); no
+ *   attempt timeout beyond the client's own request timeout (the SDK's 10 minutes by default).
  *
  * @since 0.1.0
  * @category Presets
@@ -104,9 +107,8 @@ export const background: Policy.Policy = Policy.make({
     trips: CircuitBreaker.failureRate({ threshold: 0.5, window: "30 seconds", minimumCalls: 20 }),
     openDuration: "5 seconds"
   }),
-  concurrency: AdaptiveConcurrency.config({ queue: 1_000_000 }),
-  pacing: true,
-  attemptTimeout: "10 minutes"
+  concurrency: AdaptiveConcurrency.config({ queue: 1_000_000, decrease: 0.9 }),
+  pacing: true
 })
 
 /**

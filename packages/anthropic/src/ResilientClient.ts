@@ -68,6 +68,7 @@ const windowsOf = (rateLimit: RateLimit.RateLimit) => {
  * @category Constructors
  */
 export const wrap = (base: AnthropicClient.Service, resilience: Resilience.Service): AnthropicClient.Service => {
+
   const observe = <A>(response: Client.WithResponse<A>): Effect.Effect<void> =>
     Option.isSome(resilience.pacer) ? resilience.pacer.value.observe(windowsOf(response.rateLimit)) : Effect.void
 

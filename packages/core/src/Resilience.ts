@@ -3,8 +3,8 @@
  * limiter and one rate-limit pacer, shared by every call made through it, with a stream of typed
  * events, spans and metrics.
  *
- * Inside one attempt the order is: pacing wait → circuit breaker (per key) → concurrency permit →
- * attempt timeout → the call. Between attempts `Retry.schedule` chooses the delay (backoff raised
+ * Inside one attempt the order is: pacing wait → circuit breaker (per key) → concurrency permit (per
+ * key) → attempt timeout → the call. Between attempts `Retry.schedule` chooses the delay (backoff raised
  * to Retry-After, never past the deadline) and the budget is asked for a token. When a step gives
  * up on an overload-class failure (or its circuit is open), the call moves to the next step of the
  * fallback chain; an invalid request never falls back and is never retried.
@@ -108,13 +108,14 @@ export interface Attempt {
  * Why a step of the chain was left.
  *
  * - `"circuit-open"`: its breaker refused the call; no request was sent.
+ * - `"load-shed"`: its concurrency limiter's queue was full or timed out; no request was sent.
  * - `"not-retryable" | "max-retries" | "max-elapsed" | "deadline"`: `Retry.GiveUp` reasons.
  * - `"budget"`: the retry budget refused a retry.
  *
  * @since 0.1.0
  * @category Models
  */
-export type LeftReason = "circuit-open" | "not-retryable" | "max-retries" | "max-elapsed" | "deadline" | "budget"
+export type LeftReason = "circuit-open" | "load-shed" | "not-retryable" | "max-retries" | "max-elapsed" | "deadline" | "budget"
 
 /**
  * One step of the chain a call walked.
@@ -234,8 +235,8 @@ export interface Service {
   readonly budget: Option.Option<RetryBudget.RetryBudget>
   /** The circuit breakers (one per key), if the policy has them. */
   readonly breakers: Option.Option<CircuitBreaker.Keyed>
-  /** The adaptive limiter, if the policy has one. */
-  readonly concurrency: Option.Option<AdaptiveConcurrency.AdaptiveConcurrency>
+  /** The adaptive limiters (one per key: capacity is per model), if the policy has them. */
+  readonly concurrency: Option.Option<Limiters>
   /** The rate-limit pacer, if the policy paces. Provider layers feed it the rate-limit headers. */
   readonly pacer: Option.Option<Pacing.Pacer>
 }
@@ -259,11 +260,22 @@ export const metrics = {
   fallbacks: Metric.counter("ballast_fallbacks_total", { description: "Moves down a fallback chain", incremental: true }),
   /** `ballast_budget_level`: share of the retry budget left (0..1), sampled when a retry is asked. */
   budgetLevel: Metric.gauge("ballast_budget_level", { description: "Share of the retry budget left" }),
-  /** `ballast_concurrency_limit`: the adaptive limiter's current limit. */
+  /** `ballast_concurrency_limit`: per key, the adaptive limiter's current limit. */
   concurrencyLimit: Metric.gauge("ballast_concurrency_limit", { description: "Adaptive concurrency limit" }),
   /** `ballast_breaker_state`: per key, 0 closed, 0.5 half-open, 1 open. */
   breakerState: Metric.gauge("ballast_breaker_state", { description: "Circuit state: 0 closed, 0.5 half-open, 1 open" })
 } as const
+
+/**
+ * The adaptive concurrency limiters of a running policy, one per key (made on first use).
+ *
+ * @since 0.1.0
+ * @category Models
+ */
+export interface Limiters {
+  readonly get: (key: string) => Effect.Effect<AdaptiveConcurrency.AdaptiveConcurrency>
+  readonly all: Effect.Effect<ReadonlyMap<string, AdaptiveConcurrency.AdaptiveConcurrency>>
+}
 
 /**
  * The running policy as a service, for code that wants to read its events or state.

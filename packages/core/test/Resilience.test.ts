@@ -214,7 +214,7 @@ describe("Resilience", () => {
       const r = yield* Resilience.make(
         Policy.make({ retry: fast, concurrency: AdaptiveConcurrency.config({ initial: 1, min: 1, max: 1 }) })
       )
-      const limiter = Option.getOrThrow(r.concurrency)
+      const limiter = yield* Option.getOrThrow(r.concurrency).get("default")
       const scope = yield* Scope.make()
       const opened = yield* r.runScoped(() => Effect.succeed("stream")).pipe(Scope.extend(scope))
       assert.strictEqual(opened.value, "stream")
@@ -240,5 +240,28 @@ describe("Resilience", () => {
       const { result } = yield* runTimed(r.run(call))
       assert.isTrue(Either.isRight(result))
       assert.strictEqual(yield* budget.level, 1)
+    }))
+
+  it.scoped("limiters are per key: a full queue on one key falls back to the next key's own limiter", () =>
+    Effect.gen(function*() {
+      const policy = Policy.make({
+        retry: fast,
+        concurrency: AdaptiveConcurrency.config({ initial: 1, min: 1, max: 1, queue: 0 }),
+        fallback: ["a", "b"]
+      })
+      const r = yield* Resilience.make(policy)
+      const blocker = yield* Effect.fork(r.run(() => Effect.never, { key: "a" }))
+      yield* Effect.yieldNow()
+      const { call, log } = yield* scripted({})
+      const routed = yield* r.run(call, { key: "a" })
+      assert.strictEqual(routed.key, "b")
+      assert.deepStrictEqual(routed.route.map((s) => [s.key, s.attempts, s.outcome]), [
+        ["a", 0, "load-shed"],
+        ["b", 1, "served"]
+      ])
+      assert.deepStrictEqual((yield* Ref.get(log)).map((c) => c.key), ["b"])
+      const limits = yield* Option.getOrThrow(r.concurrency).all
+      assert.deepStrictEqual([...limits.keys()].sort(), ["a", "b"])
+      yield* Fiber.interrupt(blocker)
     }))
 })

@@ -34,10 +34,9 @@ const isCircuitOpen = (u: unknown): u is CircuitBreaker.CircuitOpen => Predicate
 /** Failures after which a call may move to the next step: the server's trouble, not the request's. */
 const mayFallBack = (error: unknown): boolean => {
   if (isCircuitOpen(error)) return true
-  if (
-    Predicate.isTagged(error, "DeadlineExceeded") || Predicate.isTagged(error, "LoadShed") ||
-    Predicate.isTagged(error, "RetryBudgetExhausted")
-  ) return false
+  // shed by this key's own limiter: another key (model) has its own queue and capacity
+  if (Predicate.isTagged(error, "LoadShed")) return true
+  if (Predicate.isTagged(error, "DeadlineExceeded") || Predicate.isTagged(error, "RetryBudgetExhausted")) return false
   const kind = Classification.classify(error).kind
   return kind === "Overloaded" || kind === "RateLimited" || kind === "Transient"
 }
@@ -118,9 +117,29 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
     const breakers = Option.isSome(policy.breaker)
       ? Option.some(yield* CircuitBreaker.makeKeyed(policy.breaker.value))
       : Option.none<CircuitBreaker.Keyed>()
-    const limiter = Option.isSome(policy.concurrency)
-      ? Option.some(yield* AdaptiveConcurrency.make(policy.concurrency.value))
-      : Option.none<AdaptiveConcurrency.AdaptiveConcurrency>()
+    const scope = yield* Effect.scope
+    const limiters = Option.map(policy.concurrency, (config): Resilience.Limiters => {
+      const made = new Map<string, AdaptiveConcurrency.AdaptiveConcurrency>()
+      return {
+        get: (key) =>
+          Effect.suspend(() => {
+            const existing = made.get(key)
+            if (existing !== undefined) return Effect.succeed(existing)
+            return Effect.flatMap(AdaptiveConcurrency.make(config), (limiter) => {
+              const raced = made.get(key)
+              if (raced !== undefined) return Effect.succeed(raced)
+              made.set(key, limiter)
+              const gauge = Metric.tagged(m.limit, "key", key)
+              return limiter.changes.pipe(
+                Stream.runForEach((n) => Metric.set(gauge, n)),
+                Effect.forkIn(scope),
+                Effect.as(limiter)
+              )
+            })
+          }),
+        all: Effect.sync(() => new Map(made))
+      }
+    })
     const pacer = policy.pacing ? Option.some(yield* Pacing.make) : Option.none<Pacing.Pacer>()
 
     const hub = yield* PubSub.unbounded<Resilience.Event>()
@@ -133,12 +152,8 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
         Effect.forkScoped
       )
     }
-    if (Option.isSome(limiter)) {
-      yield* Metric.set(m.limit, yield* limiter.value.limit)
-      yield* limiter.value.changes.pipe(Stream.runForEach((n) => Metric.set(m.limit, n)), Effect.forkScoped)
-    }
 
-    const attemptTimeout = Option.map(policy.attemptTimeout, Duration.decode)
+    const attemptTimeout = policy.attemptTimeout
     const deadline = policy.deadline
 
     /** One attempt through pacing, breaker, limiter and timeout. */
@@ -155,9 +170,12 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
         const timeout = attemptTimeout.value
         effect = Effect.timeoutFail(effect, { duration: timeout, onTimeout: () => new AttemptTimeout({ timeout }) })
       }
-      if (Option.isSome(limiter)) {
-        // scoped: a success keeps its permit until the caller's scope closes (an open stream)
-        effect = scoped ? (limiter.value.runScoped(effect) as Effect.Effect<A, unknown, R>) : limiter.value.run(effect)
+      if (Option.isSome(limiters)) {
+        // one limiter per key: capacity is per model. scoped: a success keeps its permit until the
+        // caller's scope closes (an open stream)
+        const inner = effect
+        effect = Effect.flatMap(limiters.value.get(attempt.key), (limiter) =>
+          scoped ? (limiter.runScoped(inner) as Effect.Effect<A, unknown, R>) : limiter.run(inner))
       }
       if (Option.isSome(breakers)) {
         const inner = effect
@@ -193,6 +211,9 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
       const onFailure = (n: number, state_: unknown, error: unknown): Effect.Effect<StepResult<A>, never, R> => {
         if (isCircuitOpen(error) && !isLast) {
           return Effect.succeed({ _tag: "Left", reason: "circuit-open", error, attempts: n - 1 })
+        }
+        if (Predicate.isTagged(error, "LoadShed") && !isLast) {
+          return Effect.succeed({ _tag: "Left", reason: "load-shed", error, attempts: n - 1 })
         }
         // This failure may just have opened the step's circuit: move on now rather than wait to be refused.
         if (Option.isSome(breakers) && !isLast) {
@@ -333,7 +354,9 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
                 ).pipe(Effect.zipRight(Effect.fail(result.error)))
               })
             }
-            const askBudget = Option.isNone(budget) || isCircuitOpen(result.error)
+            // a refusal by an open circuit or a full queue sent nothing: it costs no budget
+            const askBudget = Option.isNone(budget) || isCircuitOpen(result.error) ||
+                Predicate.isTagged(result.error, "LoadShed")
               ? Effect.succeed(true)
               : Effect.tap(budget.value.tryRetry(Classification.classify(result.error)), (ok) => {
                 if (ok) callState.charged = Classification.classify(result.error)
@@ -402,7 +425,7 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
       events: Stream.fromPubSub(hub),
       budget,
       breakers,
-      concurrency: limiter,
+      concurrency: limiters,
       pacer
     } satisfies Resilience.Service
   })
