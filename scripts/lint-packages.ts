@@ -12,6 +12,13 @@ import { formatMessage } from "publint/utils"
 import { exec, pack, root } from "./lib/packages.js"
 
 const destination = fs.mkdtempSync(path.join(os.tmpdir(), "ballast-lint-packages-"))
+// `pnpm run "/^check:/"` stops this script with a signal when a sibling fails: leave no tarballs behind
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    fs.rmSync(destination, { recursive: true, force: true })
+    process.exit(1)
+  })
+}
 let failures = 0
 try {
   const tarballs = await pack(destination)
