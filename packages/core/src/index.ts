@@ -16,16 +16,6 @@ export * as Retry from "./Retry.js"
 /**
  * @since 0.1.0
  */
-export * as CircuitBreaker from "./CircuitBreaker.js"
-
-/**
- * @since 0.1.0
- */
-export * as RetryBudget from "./RetryBudget.js"
-
-/**
- * @since 0.1.0
- */
 export * as Policy from "./Policy.js"
 
 /**
@@ -41,4 +31,14 @@ export * as AdaptiveConcurrency from "./AdaptiveConcurrency.js"
 /**
  * @since 0.1.0
  */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Pacing from "./Pacing.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RetryBudget from "./RetryBudget.js"
