@@ -9,12 +9,13 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { publint } from "publint"
 import { formatMessage } from "publint/utils"
-import { exec, pack, root } from "./lib/packages.js"
+import { exec, pack, root, stopCommands } from "./lib/packages.js"
 
 const destination = fs.mkdtempSync(path.join(os.tmpdir(), "ballast-lint-packages-"))
 // `pnpm run "/^check:/"` stops this script with a signal when a sibling fails: leave no tarballs behind
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
+    stopCommands()
     fs.rmSync(destination, { recursive: true, force: true })
     process.exit(1)
   })

@@ -7,7 +7,7 @@
  * `tsconfig.build.json`) is published; its public modules are the top-level `src/*.ts` files that its
  * `exports` map does not set to `null`.
  */
-import { execFile } from "node:child_process"
+import { type ChildProcess, execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -42,6 +42,12 @@ export interface Package {
 }
 
 const run = promisify(execFile)
+const running = new Set<ChildProcess>()
+
+/** Stops the commands `exec` started that are still running (for a script stopped by a signal). */
+export const stopCommands = (): void => {
+  for (const child of running) child.kill("SIGTERM")
+}
 
 /** Runs a command, failing with its output when it exits non-zero. */
 export const exec = async (
@@ -49,12 +55,14 @@ export const exec = async (
   args: ReadonlyArray<string>,
   options: { readonly cwd?: string; readonly env?: NodeJS.ProcessEnv } = {}
 ): Promise<string> => {
+  const pending = run(command, args, {
+    cwd: options.cwd ?? root,
+    env: options.env ?? process.env,
+    maxBuffer: 64 * 1024 * 1024
+  })
+  running.add(pending.child)
   try {
-    const { stdout, stderr } = await run(command, args, {
-      cwd: options.cwd ?? root,
-      env: options.env ?? process.env,
-      maxBuffer: 64 * 1024 * 1024
-    })
+    const { stdout, stderr } = await pending
     return stdout + stderr
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string }
@@ -62,6 +70,8 @@ export const exec = async (
       `${command} ${args.join(" ")} (in ${options.cwd ?? root}) failed:\n${e.stdout ?? ""}${e.stderr ?? e.message}`,
       { cause: error }
     )
+  } finally {
+    running.delete(pending.child)
   }
 }
 
