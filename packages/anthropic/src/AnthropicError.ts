@@ -419,7 +419,7 @@ export const isAnthropicError: (u: unknown) => u is AnthropicError = Schema.is(A
  * @since 0.1.0
  * @category Mapping
  */
-export type Constructor = new(fields: Fields) => AnthropicError
+export type Constructor = new(fields: Fields, options?: Schema.MakeOptions) => AnthropicError
 
 const byStatus: ReadonlyMap<number, Constructor> = new Map<number, Constructor>([
   [400, InvalidRequest],
@@ -536,6 +536,13 @@ const preview = (text: string): string => (text.length > 200 ? `${text.slice(0, 
 const errorMessage = (u: unknown): string =>
   Predicate.hasProperty(u, "message") && typeof u.message === "string" ? u.message : stringify(u)
 
+/**
+ * Constructor options for errors built here: every field is already typed data (parsed headers and
+ * body, `Option`s, a `RateLimit`), so the schema's constructor validation is skipped. It re-parsed
+ * every field on each construction and dominated the cost of a 529.
+ */
+const trusted: Schema.MakeOptions = { disableValidation: true }
+
 const base = (
   options: FromSdkErrorOptions,
   errorType: string,
@@ -564,7 +571,11 @@ const fromApiError = (error: APIError, options: FromSdkErrorOptions): AnthropicE
   const raw = status !== undefined && error.error === undefined
     ? Option.some(rawFromStatusMessage(status, error.message))
     : body.raw
-  const errorType = Option.orElse(Option.fromNullable(error.type as string | null), () => body.errorType)
+  // The SDK copies `error.type` from the body without checking it is a string.
+  const errorType = Option.orElse(
+    Option.filter(Option.fromNullable(error.type as unknown), Predicate.isString),
+    () => body.errorType
+  )
   const Ctor = status !== undefined
     ? classForStatus(status)
     : Option.match(errorType, { onNone: () => UnknownApiError, onSome: classForType })
@@ -590,7 +601,7 @@ const fromApiError = (error: APIError, options: FromSdkErrorOptions): AnthropicE
     inStream,
     contentEmitted: options.contentEmitted ?? false,
     raw: Option.map(raw, redact)
-  })
+  }, trusted)
 }
 
 /**
@@ -615,23 +626,23 @@ export const fromSdkError = (error: unknown, options: FromSdkErrorOptions): Anth
   if (isAnthropicError(error)) return error
   const inStream = options.inStream ?? false
   if (error instanceof APIUserAbortError) {
-    return new UnknownApiError(base(options, "request_aborted", "Request was aborted.", inStream))
+    return new UnknownApiError(base(options, "request_aborted", "Request was aborted.", inStream), trusted)
   }
   if (error instanceof APIConnectionTimeoutError) {
-    return new Timeout(base(options, "timeout", "Request timed out (no response headers within the timeout).", inStream))
+    return new Timeout(base(options, "timeout", "Request timed out (no response headers within the timeout).", inStream), trusted)
   }
   if (error instanceof APIConnectionError) {
     const cause = Predicate.hasProperty(error, "cause") && error.cause !== undefined
       ? `: ${errorMessage(error.cause)}`
       : ""
-    return new ConnectionFailed(base(options, "connection_error", `Connection error${cause}`, inStream))
+    return new ConnectionFailed(base(options, "connection_error", `Connection error${cause}`, inStream), trusted)
   }
   if (error instanceof APIError) return fromApiError(error, options)
   if (error instanceof SdkAnthropicError) {
-    return new SdkError(base(options, "sdk_error", error.message, inStream))
+    return new SdkError(base(options, "sdk_error", error.message, inStream), trusted)
   }
   if (error instanceof SyntaxError) {
-    return new UnknownApiError(base(options, "malformed_response", `Malformed response: ${error.message}`, inStream))
+    return new UnknownApiError(base(options, "malformed_response", `Malformed response: ${error.message}`, inStream), trusted)
   }
-  return new ConnectionFailed(base(options, "connection_error", `Connection error: ${errorMessage(error)}`, inStream))
+  return new ConnectionFailed(base(options, "connection_error", `Connection error: ${errorMessage(error)}`, inStream), trusted)
 }

@@ -62,6 +62,9 @@ export const empty: RateLimit = new RateLimit({
   outputTokens: emptyWindow
 })
 
+/** The parsers below build typed values, so the schema's constructor validation is skipped (it is slow). */
+const trusted: Schema.MakeOptions = { disableValidation: true }
+
 const parseCount = (value: Option.Option<string>): Option.Option<number> =>
   Option.flatMap(value, (text) => {
     const trimmed = text.trim()
@@ -82,7 +85,7 @@ const windowFrom = (headers: HeadersLike, bucket: string): Window => {
   const reset = parseInstant(header(headers, `anthropic-ratelimit-${bucket}-reset`))
   return Option.isNone(limit) && Option.isNone(remaining) && Option.isNone(reset)
     ? emptyWindow
-    : new Window({ limit, remaining, reset })
+    : new Window({ limit, remaining, reset }, trusted)
 }
 
 /**
@@ -100,4 +103,4 @@ export const fromHeaders = (headers: HeadersLike | null | undefined): RateLimit 
       tokens: windowFrom(headers, "tokens"),
       inputTokens: windowFrom(headers, "input-tokens"),
       outputTokens: windowFrom(headers, "output-tokens")
-    })
+    }, trusted)

@@ -1,7 +1,7 @@
 import { APIError } from "@anthropic-ai/sdk"
 import { Classification } from "@ballast/core"
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Option, Schema, TestClock } from "effect"
+import { Duration, Effect, Equal, Option, Schema, TestClock } from "effect"
 import * as AnthropicClient from "../src/AnthropicClient.js"
 import * as AnthropicError from "../src/AnthropicError.js"
 import * as RateLimit from "../src/RateLimit.js"
@@ -395,6 +395,50 @@ describe("AnthropicError", () => {
         assert.isTrue(AnthropicError.isAnthropicError(error))
       }
       assert.instanceOf(AnthropicError.fromSdkError(new SyntaxError("bad"), { now: 0 }), AnthropicError.UnknownApiError)
+    })
+
+    it("a non-string error type from the body is not taken as the type", () => {
+      // The SDK copies `error.type` from the body unchecked.
+      const error = AnthropicError.fromSdkError(
+        new APIError(undefined, { type: "error", error: { type: 42, message: "m" } }, undefined, new Headers(), undefined),
+        { now: 0 }
+      )
+      assert.instanceOf(error, AnthropicError.UnknownApiError)
+      assert.strictEqual(error.errorType, "unknown")
+      assert.strictEqual(error.message, "m")
+    })
+
+    it("errors are built without constructor validation, yet every field is a valid schema value", () => {
+      const validFields = Schema.validateSync(Schema.Struct(AnthropicError.fields))
+      const validWindow = Schema.validateSync(Schema.Struct(RateLimit.Window.fields))
+      const rateLimited = new Headers({ "retry-after-ms": "1500", "x-should-retry": "false", "request-id": "req_h" })
+      for (const bucket of ["requests", "tokens", "input-tokens", "output-tokens"]) {
+        rateLimited.set(`anthropic-ratelimit-${bucket}-limit`, "1000")
+        rateLimited.set(`anthropic-ratelimit-${bucket}-remaining`, "0")
+        rateLimited.set(`anthropic-ratelimit-${bucket}-reset`, "2025-01-01T00:00:10Z")
+      }
+      const body = (type: string) => ({ type: "error", error: { type, message: "m", details: { error_code: "c" } } })
+      const inputs: ReadonlyArray<unknown> = [
+        ...catalogue.map((e) => new APIError(e.status, body(e.type), undefined, rateLimited)),
+        new APIError(418, "teapot", "418 teapot", new Headers({ "retry-after": "Wed, 21 Oct 2015 07:28:00 GMT" })),
+        new APIError(undefined, body("overloaded_error"), undefined, new Headers(), "overloaded_error"),
+        new SyntaxError("bad json"),
+        new TypeError("fetch failed"),
+        undefined
+      ]
+      for (const input of inputs) {
+        const error = AnthropicError.fromSdkError(input, { now: 0, redact: (s) => s.replace("m", "*") })
+        validFields(error)
+        const { inputTokens, outputTokens, requests, tokens } = error.rateLimit
+        for (const w of [requests, tokens, inputTokens, outputTokens]) validWindow(w)
+        // A validating construction from the same fields gives an equal value.
+        const Ctor = AnthropicError.classForStatus(Option.getOrElse(error.status, () => 0))
+        const same = Object.fromEntries(Object.keys(AnthropicError.fields).map((k) => [k, error[k as keyof typeof error]]))
+        if (Option.isSome(error.status)) assert.isTrue(Equal.equals(new Ctor(same as AnthropicError.Fields), error))
+      }
+      const rl = RateLimit.fromHeaders(rateLimited)
+      assert.deepStrictEqual(rl.requests.remaining, Option.some(0))
+      assert.isTrue(Equal.equals(new RateLimit.RateLimit({ ...rl }), rl))
     })
 
     it("returns an AnthropicError unchanged", () => {
