@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import {
   Clock,
   Deferred,
+  Duration,
   Effect,
   Either,
   Equal,
@@ -84,6 +85,19 @@ const collectChanges = (limiter: AdaptiveConcurrency.AdaptiveConcurrency) =>
     yield* Deferred.await(subscribed)
     return seen
   })
+
+/** `clock`, recording the length (ms) of every sleep asked of it; each sleep ends `earlyNanos` early. */
+const recordingClock = (clock: Clock.Clock, sleeps: Array<number>, earlyNanos = 0n): Clock.Clock => ({
+  [Clock.ClockTypeId]: Clock.ClockTypeId,
+  unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis(),
+  unsafeCurrentTimeNanos: () => clock.unsafeCurrentTimeNanos(),
+  currentTimeMillis: clock.currentTimeMillis,
+  currentTimeNanos: clock.currentTimeNanos,
+  sleep: (duration) => {
+    sleeps.push(Duration.toMillis(duration))
+    return clock.sleep(Duration.nanos(Duration.unsafeToNanos(duration) - earlyNanos))
+  }
+})
 
 const make = (options?: AdaptiveConcurrency.Options) => AdaptiveConcurrency.make(AdaptiveConcurrency.config(options))
 
@@ -214,6 +228,69 @@ describe("AdaptiveConcurrency admission", () => {
       assert.strictEqual(atC, 11_000)
       yield* waitUntil(Effect.map(supervisor.value, (alive) => alive.length === 0), "the timer to stop")
       assert.deepStrictEqual(yield* stateOf(limiter), { limit: 1, inFlight: 0, queued: 0 })
+    }))
+
+  it.effect(
+    "at fractional clock times the timer never wakes before the head's deadline and then spins on zero-length sleeps",
+    () =>
+      Effect.gen(function*() {
+        // The timer runs on the waiters' Clock: the TestClock, with every sleep it asks for counted.
+        const sleeps: Array<number> = []
+        const counting = recordingClock(yield* Effect.clock, sleeps)
+        const limiter = yield* make({ initial: 1, max: 1, queueTimeout: "100 millis" })
+        const holder = yield* controlled(limiter, 0, yield* Ref.make<ReadonlyArray<number>>([]))
+        const waiter = () =>
+          limiter.run(Effect.void).pipe(
+            Effect.either,
+            Effect.zip(Clock.currentTimeMillis),
+            Effect.withClock(counting),
+            Effect.fork
+          )
+        const a = yield* waiter() // joins at 0: deadline 100
+        yield* settled(limiter, 1, 1)
+        yield* TestClock.setTime(0.3000001)
+        const b = yield* waiter() // deadline 100.3000001: 0.30000010000000543 ms after a's
+        yield* settled(limiter, 1, 2)
+        // a is shed at 100; a sleep of the remaining 0.3000001 ms rounded to whole nanoseconds would wake
+        // the timer at 100.3, and the next one (0.1 ns) would be zero: the loop would spin at 100.3.
+        yield* TestClock.setTime(100.3)
+        const [resultA, atA] = yield* Fiber.join(a)
+        assert.strictEqual(leftOrThrow(resultA).reason, "QueueTimeout")
+        assert.strictEqual(atA, 100)
+        for (let i = 0; i < 100; i++) yield* Effect.yieldNow()
+        assert.isTrue(Option.isNone(yield* b.poll))
+        assert.deepStrictEqual(sleeps, [100, 1]) // whole milliseconds, rounded up
+        yield* TestClock.setTime(101)
+        const [resultB, atB] = yield* Fiber.join(b)
+        assert.strictEqual(leftOrThrow(resultB).reason, "QueueTimeout")
+        assert.strictEqual(atB, 101) // after b's deadline, by less than a millisecond
+        assert.deepStrictEqual(sleeps, [100, 1])
+        yield* succeed(holder)
+        yield* Fiber.join(holder.fiber)
+        assert.deepStrictEqual(yield* stateOf(limiter), { limit: 1, inFlight: 0, queued: 0 })
+      }).pipe(Effect.ensuring(TestClock.adjust("1 second"))), // past every deadline: a spinning timer stops
+    5_000
+  )
+
+  it.effect("a Clock whose sleeps end a hair early (in nanoseconds) still sheds at the deadline, not a millisecond late", () =>
+    Effect.gen(function*() {
+      const sleeps: Array<number> = []
+      const early = recordingClock(yield* Effect.clock, sleeps, 100n) // every sleep ends 100 ns early
+      const limiter = yield* make({ initial: 1, max: 1, queueTimeout: "100 millis" })
+      const holder = yield* controlled(limiter, 0, yield* Ref.make<ReadonlyArray<number>>([]))
+      const a = yield* limiter.run(Effect.void).pipe(
+        Effect.either,
+        Effect.zip(Clock.currentTimeMillis),
+        Effect.withClock(early),
+        Effect.fork
+      )
+      yield* settled(limiter, 1, 1)
+      yield* TestClock.adjust("100 millis")
+      const [result, at] = yield* Fiber.join(a)
+      assert.strictEqual(leftOrThrow(result).reason, "QueueTimeout")
+      assert.strictEqual(at, 99.9999)
+      assert.deepStrictEqual(sleeps, [100])
+      yield* succeed(holder)
     }))
 
   it.effect("the timer started by an uninterruptible waiter still stops once the queue empties", () =>

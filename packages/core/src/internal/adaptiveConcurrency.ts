@@ -10,6 +10,7 @@
  * @internal
  */
 import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
 import type * as Fiber from "effect/Fiber"
@@ -67,6 +68,9 @@ export class Waiter {
   next: Waiter | undefined = undefined
   resume: ((effect: Effect.Effect<void, any>) => void) | undefined = undefined
 }
+
+/** A deadline this close (ms) counts as due: one microsecond. */
+const dueEpsilonMillis = 0.001
 
 interface Timer {
   fiber: Fiber.RuntimeFiber<void> | undefined
@@ -231,7 +235,10 @@ export class Limiter<E> {
         this.timer = undefined
         return Effect.void
       }
-      return Effect.zipRight(Effect.sleep(head.deadline - now), loop)
+      // Whole milliseconds, rounded up: the sleep ends at or after the deadline. A fractional sleep is
+      // rounded to the nearest nanosecond by `Duration`, can end a hair early, and the next sleep
+      // (under a nanosecond) is zero: the loop would spin without the clock moving.
+      return Effect.zipRight(Effect.sleep(Duration.millis(Math.ceil(head.deadline - now))), loop)
     })
     // interruptible even when the waiter that starts it is not, so that it can be stopped
     timer.fiber = Runtime.runFork(runtime)(Effect.interruptible(loop))
@@ -245,9 +252,12 @@ export class Limiter<E> {
     }
   }
 
-  /** Sheds the waiters at the head whose deadline has come. */
+  /**
+   * Sheds the waiters at the head whose deadline has come (within {@link dueEpsilonMillis}, so that a
+   * Clock that keeps time in nanoseconds and wakes a hair early does not cost another millisecond).
+   */
   private expire(now: number): void {
-    while (this.head !== undefined && this.head.deadline <= now) {
+    while (this.head !== undefined && this.head.deadline - now <= dueEpsilonMillis) {
       const waiter = this.head
       const error = this.shed("QueueTimeout", this.permits, this.inFlight, this.queued)
       this.unlink(waiter)
