@@ -3,19 +3,18 @@
  * what is already there), plus a markdown report and an SVG chart of the storm in `bench/results/`.
  *
  * Order: Brooker's jitter check, the happy-path overhead (wall-clock, so nothing else of ours runs
- * meanwhile), the in-process transport, then the storm (one child process per policy, two at a
- * time), then deferrable calls as batches vs interactive (`batch.ts`).
+ * meanwhile; on the compiled packages, in a child `node` process: see `compiled.ts`), the in-process
+ * transport, then the storm (one child process per policy, two at a time), then deferrable calls as
+ * batches vs interactive (`batch.ts`).
  * `BENCH_ONLY=brooker,overhead,simulator,storm,batch` runs a subset.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as Presets from "@ballast/anthropic/Presets"
-import * as CircuitBreaker from "@ballast/core/CircuitBreaker"
-import * as Policy from "@ballast/core/Policy"
 import * as Resilience from "@ballast/core/Resilience"
 import { Effect } from "effect"
 import * as batch from "./batch.js"
 import * as brooker from "./brooker.js"
+import * as compiled from "./compiled.js"
 import * as overhead from "./overhead.js"
 import * as policies from "./policies.js"
 import * as report from "./report.js"
@@ -37,13 +36,6 @@ const print = (text: string) => {
 
 const met = (ok: boolean) => (ok ? "met" : "NOT met")
 
-/** The ballast policy of the overhead figure: cockatiel's pair (3 retries, breaker on 5 consecutive failures). */
-const overheadPolicy = Policy.make({
-  name: "retry3Breaker5",
-  retry: { maxRetries: 3 },
-  breaker: CircuitBreaker.config({ trips: CircuitBreaker.consecutive(5) })
-})
-
 const runBrooker = async () => {
   const start = performance.now()
   const rows = await brooker.run()
@@ -60,28 +52,34 @@ const runBrooker = async () => {
 }
 
 const runOverhead = async () => {
-  const f = await overhead.run({
-    name: overheadPolicy.name,
-    wrap: Effect.map(Resilience.make(overheadPolicy), (r) => (call) => r.apply(call))
-  })
-  const extra = []
-  for (const p of [Presets.sdkCompatible, Presets.background]) {
-    const g = await overhead.run(
-      { name: p.name, wrap: Effect.map(Resilience.make(p), (r) => (call) => r.apply(call)) },
-      10_000,
-      3
-    )
-    extra.push({ name: p.name, overhead: g.policyNsPerCall - g.bareNsPerCall })
-  }
+  const { buildMs, result } = await compiled.runCompiled<overhead.Compiled>("overheadWorker.ts")
+  const f = result.main
   print(`## Happy-path overhead (wall clock, median of ${overhead.ROUNDS} rounds of ${overhead.ITERATIONS} calls)\n`)
-  print(overhead.table(f, `Resilience.apply, ${overheadPolicy.name} (3 retries + consecutive-5 breaker)`))
+  print(
+    `Compiled ballast (\`tsc\` → \`packages/*/dist\`) and cockatiel as published, side by side in one plain ` +
+      `\`node\` ${result.node} process (\`bench/overheadWorker.ts\`; packages built in ${(buildMs / 1000).toFixed(1)} s).\n`
+  )
+  print(overhead.table(f, `Resilience.apply, ${overhead.headlinePolicy.name} (3 retries + consecutive-5 breaker)`))
   const ballast = f.policyNsPerCall - f.bareNsPerCall
   print(
-    `\nOther presets, overhead over bare Effect (median of 3 rounds of 10000 calls): ${
-      extra.map((e) => `${e.name} ${e.overhead.toFixed(0)} ns`).join(", ")
-    }.\nTarget: ballast's overhead <= 2000 ns/call: ${met(ballast <= 2000)} (${ballast.toFixed(0)} ns; cockatiel adds ${
-      (f.cockatielNsPerCall - f.asyncBareNsPerCall).toFixed(0)
-    } ns over a bare async call).\n`
+    `\nRatios: ${overhead.ratios(f)}.\n` +
+      `Other wrappers, overhead over bare Effect (median of 3 rounds of 10000 calls): ${
+        result.others.map((e) => `${e.name} ${e.overheadNs} ns`).join(", ")
+      }.\nTarget: ballast's overhead <= 2000 ns/call: ${met(ballast <= 2000)} (${ballast.toFixed(0)} ns; cockatiel adds ${
+        (f.cockatielNsPerCall - f.asyncBareNsPerCall).toFixed(0)
+      } ns over a bare async call).\n`
+  )
+  // For comparison: the same policy from src/ in this process, under tsx (closures wrapped by __name).
+  const p = overhead.headlinePolicy
+  const tsx = await overhead.run(
+    { name: p.name, wrap: Effect.map(Resilience.make(p), (r) => (call) => r.apply(call)) },
+    10_000,
+    3
+  )
+  print(
+    `Not in the figures: the same policy run from src/ under tsx (as \`pnpm bench\` itself runs) adds ${
+      (tsx.policyNsPerCall - tsx.bareNsPerCall).toFixed(0)
+    } ns over bare Effect (median of 3 rounds of 10000 calls): tsx's keepNames wraps every closure in __name.\n`
   )
   out.overhead = {
     bareNsPerCall: f.bareNsPerCall,

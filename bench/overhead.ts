@@ -15,12 +15,26 @@
  *
  * Each side is measured against its own baseline because an Effect call and a Promise call have
  * different costs of their own; both baselines are reported.
+ *
+ * `pnpm bench` runs this in a child `node` process on the compiled packages (`overheadWorker.ts`
+ * through `compiled.ts`): ballast as users run it (`dist/`, built by `tsc`), next to cockatiel as
+ * published. Run from `src/` under tsx, ballast's per-call closures would each pay for tsx's
+ * `__name` wrapper and the comparison would not be like for like.
  */
+import * as CircuitBreaker from "@ballast/core/CircuitBreaker"
+import * as Policy from "@ballast/core/Policy"
 import { circuitBreaker, ConsecutiveBreaker, handleAll, retry, wrap } from "cockatiel"
 import { Effect, type Scope } from "effect"
 
 export const ITERATIONS = Number(process.env.BENCH_OVERHEAD_N ?? 100_000)
 export const ROUNDS = Number(process.env.BENCH_OVERHEAD_ROUNDS ?? 7)
+
+/** The ballast policy of the headline figure: cockatiel's pair (3 retries, breaker on 5 consecutive failures). */
+export const headlinePolicy: Policy.Policy = Policy.make({
+  name: "retry3Breaker5",
+  retry: { maxRetries: 3 },
+  breaker: CircuitBreaker.config({ trips: CircuitBreaker.consecutive(5) })
+})
 
 /** How the Effect call is wrapped by a ballast policy: acquired once (shared state), applied per call. */
 export interface PolicyUnderTest {
@@ -52,6 +66,15 @@ const timeAsyncLoop = async (call: () => Promise<unknown>, n: number): Promise<n
   const start = performance.now()
   for (let i = 0; i < n; i++) await call()
   return ((performance.now() - start) * 1e6) / n
+}
+
+/** What `overheadWorker.ts` measures on the compiled packages. */
+export interface Compiled {
+  readonly node: string
+  /** {@link headlinePolicy} through `Resilience.apply`, side by side with cockatiel. */
+  readonly main: Figures
+  /** Overhead over the bare Effect call (ns), median of 3 rounds of 10,000 calls each. */
+  readonly others: ReadonlyArray<{ readonly name: string; readonly overheadNs: number }>
 }
 
 /** Runs the benchmark with the given ballast policy. */
@@ -97,6 +120,20 @@ export const run = (
       }
     }).pipe(Effect.scoped)
   )
+
+/** The ratios printed under the table. */
+export const ratios = (f: Figures): string => {
+  const ballast = f.policyNsPerCall - f.bareNsPerCall
+  const cockatiel = f.cockatielNsPerCall - f.asyncBareNsPerCall
+  return [
+    `ballast policy / bare Effect: ${(f.policyNsPerCall / f.bareNsPerCall).toFixed(2)}×`,
+    `cockatiel / bare async: ${(f.cockatielNsPerCall / f.asyncBareNsPerCall).toFixed(2)}×`,
+    `ballast per-call ns / cockatiel per-call ns: ${(f.policyNsPerCall / f.cockatielNsPerCall).toFixed(2)}×`,
+    `ballast overhead / cockatiel overhead: ${(ballast / cockatiel).toFixed(2)}× (${ballast.toFixed(0)} vs ${
+      cockatiel.toFixed(0)
+    } ns)`
+  ].join("; ")
+}
 
 /** The markdown table. */
 export const table = (f: Figures, policyName: string): string => {
