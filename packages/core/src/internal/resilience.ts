@@ -67,22 +67,19 @@ const errorAttributes = (error: unknown): Record<string, unknown> => {
 const defaultTracer = Effect.runSync(Effect.tracer)
 
 /**
- * Runs `effect` in a span when a tracer is installed (e.g. OpenTelemetry). With effect's default
- * tracer nobody receives spans, and making one costs more than the rest of a policy's happy path.
+ * Runs `effect` in a span. Spans are made only when a tracer is installed (e.g. OpenTelemetry): with
+ * effect's default tracer nobody receives them, and making one costs more than the rest of a
+ * policy's happy path.
  */
-const traced = <A, E, R>(
+const span = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   name: string,
-  attributes: () => Record<string, unknown>
+  attributes: Record<string, unknown>
 ): Effect.Effect<A, E, R> =>
-  Effect.tracerWith((tracer) =>
-    tracer === defaultTracer
-      ? effect
-      : Effect.withSpan(
-        Effect.tapError(effect, (error) => Effect.annotateCurrentSpan(errorAttributes(error))),
-        name,
-        { attributes: attributes(), captureStackTrace: false }
-      )
+  Effect.withSpan(
+    Effect.tapError(effect, (error) => Effect.annotateCurrentSpan(errorAttributes(error))),
+    name,
+    { attributes, captureStackTrace: false }
   )
 
 /** Records a scheduled retry as an event of the current call span. */
@@ -157,10 +154,15 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
     const deadline = policy.deadline
 
     /** One attempt through pacing, breaker, limiter and timeout. */
+    // the breaker and limiter of a key, once made, are looked up without an Effect step
+    const breakerOf = new Map<string, CircuitBreaker.CircuitBreaker>()
+    const limiterOf = new Map<string, AdaptiveConcurrency.AdaptiveConcurrency>()
+
     const attemptOnce = <A, E, R>(
       call: (attempt: Resilience.Attempt) => Effect.Effect<A, E, R>,
       attempt: Resilience.Attempt,
-      scoped: boolean
+      scoped: boolean,
+      tracing: boolean
     ): Effect.Effect<A, unknown, R> => {
       let effect: Effect.Effect<A, unknown, R> = Effect.suspend(() => {
         m.attempts.unsafeUpdate(1, [])
@@ -174,24 +176,36 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
         // one limiter per key: capacity is per model. scoped: a success keeps its permit until the
         // caller's scope closes (an open stream)
         const inner = effect
-        effect = Effect.flatMap(limiters.value.get(attempt.key), (limiter) =>
-          scoped ? (limiter.runScoped(inner) as Effect.Effect<A, unknown, R>) : limiter.run(inner))
+        const through = (limiter: AdaptiveConcurrency.AdaptiveConcurrency) =>
+          scoped ? (limiter.runScoped(inner) as Effect.Effect<A, unknown, R>) : limiter.run(inner)
+        const known = limiterOf.get(attempt.key)
+        effect = known !== undefined ? through(known) : Effect.flatMap(limiters.value.get(attempt.key), (limiter) => {
+          limiterOf.set(attempt.key, limiter)
+          return through(limiter)
+        })
       }
       if (Option.isSome(breakers)) {
         const inner = effect
-        effect = Effect.flatMap(breakers.value.get(attempt.key), (breaker) => breaker.run(inner))
+        const known = breakerOf.get(attempt.key)
+        effect = known !== undefined ? known.run(inner) : Effect.flatMap(breakers.value.get(attempt.key), (breaker) => {
+          breakerOf.set(attempt.key, breaker)
+          return breaker.run(inner)
+        })
       }
       if (Option.isSome(pacer)) effect = Effect.zipRight(pacer.value.wait, effect)
-      return traced(effect, "ballast.attempt", () => ({
+      if (!tracing) return effect
+      return span(effect, "ballast.attempt", {
         "ballast.policy": policy.name,
         "ballast.key": attempt.key,
         "ballast.attempt": attempt.attempt,
         "ballast.step": attempt.step
-      }))
+      })
     }
 
     /** The time a call started, read from the Clock only when something needs it. */
     interface CallState {
+      /** Whether a tracer is installed (decided once per call). */
+      readonly tracing: boolean
       startedAt: number | undefined
       /** The classification the last budget withdrawal was for: a success refunds exactly that. */
       charged: Classification.Classification | undefined
@@ -296,7 +310,7 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
           })
         })
       const loop = (n: number, state: unknown): Effect.Effect<StepResult<A>, never, R> =>
-        Effect.matchCauseEffect(attemptOnce(call, { key: step.key, attempt: n, step: index }, scoped), {
+        Effect.matchCauseEffect(attemptOnce(call, { key: step.key, attempt: n, step: index }, scoped, callState.tracing), {
           onSuccess: (value): Effect.Effect<StepResult<A>> => {
             const served: StepResult<A> = { _tag: "Served", value, attempts: n }
             return Option.isSome(budget)
@@ -316,7 +330,8 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
     const runWith = <A, E, R>(
       call: (attempt: Resilience.Attempt) => Effect.Effect<A, E, R>,
       options: Resilience.RunOptions | undefined,
-      scoped: boolean
+      scoped: boolean,
+      unwrap = false
     ): Effect.Effect<Resilience.Routed<A>, E | Resilience.PolicyError<E>, R> => {
       const key = options?.key ?? "default"
       const steps = options?.fallback === false || policy.fallback.length === 0
@@ -328,8 +343,14 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
           Effect.flatMap(runStep(call, steps[index]!, index, index === steps.length - 1, callState, scoped), (result) => {
             const step = steps[index]!
             if (result._tag === "Served") {
+              // `apply` wants the bare value: no route to build on the happy path
+              if (unwrap && result.attempts === 1 && index === 0) {
+                return Effect.succeed(result.value as unknown as Resilience.Routed<A>)
+              }
               route.push({ key: step.key, attempts: result.attempts, outcome: "served", error: Option.none() })
-              const routed = { value: result.value, key: step.key, route }
+              const routed = unwrap
+                ? result.value as unknown as Resilience.Routed<A>
+                : { value: result.value, key: step.key, route }
               if (result.attempts === 1 && index === 0) return Effect.succeed(routed)
               return Effect.flatMap(Clock.currentTimeMillis, (now) =>
                 Effect.as(
@@ -376,16 +397,18 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
           })
         return Option.isSome(budget) ? Effect.zipRight(budget.value.onRequest, walk(0)) : walk(0)
       }
-      let body: Effect.Effect<Resilience.Routed<A>, unknown, R>
-      if (Option.isNone(deadline)) {
-        body = Effect.suspend(() => walkFrom({ startedAt: undefined, deadlineAt: undefined, charged: undefined }))
-      } else {
+      const body = (tracing: boolean): Effect.Effect<Resilience.Routed<A>, unknown, R> => {
+        if (Option.isNone(deadline)) {
+          return Effect.suspend(() =>
+            walkFrom({ tracing, startedAt: undefined, deadlineAt: undefined, charged: undefined })
+          )
+        }
         const limit = deadline.value
-        body = Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
-          Effect.timeoutFail(walkFrom({ startedAt, deadlineAt: startedAt + Duration.toMillis(limit), charged: undefined }), {
-            duration: limit,
-            onTimeout: () => new DeadlineExceeded({ deadline: limit })
-          })).pipe(
+        return Effect.flatMap(Clock.currentTimeMillis, (startedAt) =>
+          Effect.timeoutFail(
+            walkFrom({ tracing, startedAt, deadlineAt: startedAt + Duration.toMillis(limit), charged: undefined }),
+            { duration: limit, onTimeout: () => new DeadlineExceeded({ deadline: limit }) }
+          )).pipe(
             Effect.tapError((error) =>
               Predicate.isTagged(error, "DeadlineExceeded")
                 ? Effect.flatMap(Clock.currentTimeMillis, (now) => {
@@ -396,11 +419,11 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
             )
           )
       }
-      return traced(
-        body as Effect.Effect<Resilience.Routed<A>, E | Resilience.PolicyError<E>, R>,
-        "ballast.call",
-        () => ({ "ballast.policy": policy.name, "ballast.key": key })
-      )
+      return Effect.tracerWith((tracer) =>
+        tracer === defaultTracer
+          ? body(false)
+          : span(body(true), "ballast.call", { "ballast.policy": policy.name, "ballast.key": key })
+      ) as Effect.Effect<Resilience.Routed<A>, E | Resilience.PolicyError<E>, R>
     }
 
     const run = <A, E, R>(
@@ -414,8 +437,12 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
     ): Effect.Effect<Resilience.Routed<A>, E | Resilience.PolicyError<E>, R | Scope.Scope> =>
       runWith<A, E, R | Scope.Scope>(call, options, true)
 
-    const apply = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-      Effect.map(run(() => self, { fallback: false }), (routed) => routed.value)
+    const apply = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | Resilience.PolicyError<E>, R> =>
+      runWith(() => self, { fallback: false }, false, true) as unknown as Effect.Effect<
+        A,
+        E | Resilience.PolicyError<E>,
+        R
+      >
 
     return {
       policy,
