@@ -115,8 +115,9 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
       ? Option.some(yield* CircuitBreaker.makeKeyed(policy.breaker.value))
       : Option.none<CircuitBreaker.Keyed>()
     const scope = yield* Effect.scope
+    // the limiter of each key made so far (read directly on the hot path)
+    const made = new Map<string, AdaptiveConcurrency.AdaptiveConcurrency>()
     const limiters = Option.map(policy.concurrency, (config): Resilience.Limiters => {
-      const made = new Map<string, AdaptiveConcurrency.AdaptiveConcurrency>()
       return {
         get: (key) =>
           Effect.suspend(() => {
@@ -153,11 +154,10 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
     const attemptTimeout = policy.attemptTimeout
     const deadline = policy.deadline
 
-    /** One attempt through pacing, breaker, limiter and timeout. */
-    // the breaker and limiter of a key, once made, are looked up without an Effect step
+    // the breaker of a key, once made, is looked up without an Effect step
     const breakerOf = new Map<string, CircuitBreaker.CircuitBreaker>()
-    const limiterOf = new Map<string, AdaptiveConcurrency.AdaptiveConcurrency>()
 
+    /** One attempt through pacing, breaker, limiter and timeout. */
     const attemptOnce = <A, E, R>(
       call: (attempt: Resilience.Attempt) => Effect.Effect<A, E, R>,
       attempt: Resilience.Attempt,
@@ -178,11 +178,8 @@ export const make = (policy: Policy.Policy): Effect.Effect<Resilience.Service, n
         const inner = effect
         const through = (limiter: AdaptiveConcurrency.AdaptiveConcurrency) =>
           scoped ? (limiter.runScoped(inner) as Effect.Effect<A, unknown, R>) : limiter.run(inner)
-        const known = limiterOf.get(attempt.key)
-        effect = known !== undefined ? through(known) : Effect.flatMap(limiters.value.get(attempt.key), (limiter) => {
-          limiterOf.set(attempt.key, limiter)
-          return through(limiter)
-        })
+        const known = made.get(attempt.key)
+        effect = known !== undefined ? through(known) : Effect.flatMap(limiters.value.get(attempt.key), through)
       }
       if (Option.isSome(breakers)) {
         const inner = effect
