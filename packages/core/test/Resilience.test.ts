@@ -147,7 +147,7 @@ describe("Resilience", () => {
       assert.strictEqual(yield* r.apply(Effect.succeed(2)), 2)
     }))
 
-  it.effect("Resilience.apply is dual and uses fresh state", () =>
+  it.effect("Resilience.apply is dual: data-first and data-last retry under the policy", () =>
     Effect.gen(function*() {
       const policy = Policy.make({ retry: { ...fast, maxRetries: 1 } })
       const count = yield* Ref.make(0)
